@@ -1,0 +1,460 @@
+//! Harness for the end-to-end suite: starts the real service binaries (built by `scripts/dev test`)
+//! as child processes on free ports, against the real MongoDB server, Redis and RabbitMQ, with a
+//! database, key prefix, exchange and queue names of their own, and drives them over HTTP.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio::process::{Child, Command};
+
+pub mod amqp;
+
+/// How many instances of each service to start.
+#[derive(Clone, Copy, Debug)]
+pub struct Topology {
+    pub gateways: usize,
+    pub auth_services: usize,
+    pub game_event_services: usize,
+}
+
+impl Topology {
+    pub const SINGLE: Topology = Topology {
+        gateways: 1,
+        auth_services: 1,
+        game_event_services: 1,
+    };
+}
+
+pub struct Platform {
+    pub run_id: String,
+    pub gateways: Vec<String>,
+    pub auth_services: Vec<String>,
+    pub game_event_services: Vec<String>,
+    pub admin_email: String,
+    pub admin_password: String,
+    pub auth_exchange: String,
+    pub rewards_exchange: String,
+    pub amqp_url: String,
+    pub log_dir: PathBuf,
+    pub http: reqwest::Client,
+    children: Vec<(String, Child)>,
+    next_gateway: std::sync::atomic::AtomicUsize,
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("e2e lives in the repository root")
+        .to_path_buf()
+}
+
+fn bin_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("E2E_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("target"));
+    target.join("debug")
+}
+
+impl Platform {
+    pub async fn start(topology: Topology) -> Result<Platform> {
+        let run_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+        let mongodb_uri = env_or("MONGODB_URI", "mongodb://127.0.0.1:27017");
+        let redis_url = env_or("REDIS_URL", "redis://127.0.0.1:6379");
+        let amqp_url = env_or("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f");
+        let auth_exchange = format!("e2e.{run_id}.auth.events");
+        let rewards_exchange = format!("e2e.{run_id}.rewards");
+        let admin_email = format!("admin-{run_id}@e2e.test");
+        let admin_password = format!("Adm1n-{run_id}");
+        let log_dir = repo_root().join("target").join("e2e-logs").join(&run_id);
+        std::fs::create_dir_all(&log_dir)?;
+
+        let common: Vec<(&str, String)> = vec![
+            ("APP_HOST", "127.0.0.1".into()),
+            ("LOG_LEVEL", env_or("E2E_LOG_LEVEL", "info")),
+            ("MONGODB_URI", mongodb_uri),
+            ("REDIS_URL", redis_url),
+            ("AMQP_URL", amqp_url.clone()),
+            ("AUTH_EVENTS_EXCHANGE", auth_exchange.clone()),
+            ("JWT_ISSUER", "liveops-auth".into()),
+            ("JWT_AUDIENCE", "liveops".into()),
+        ];
+
+        let mut platform = Platform {
+            run_id: run_id.clone(),
+            gateways: vec![],
+            auth_services: vec![],
+            game_event_services: vec![],
+            admin_email: admin_email.clone(),
+            admin_password: admin_password.clone(),
+            auth_exchange,
+            rewards_exchange: rewards_exchange.clone(),
+            amqp_url,
+            log_dir,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .pool_max_idle_per_host(256)
+                .build()?,
+            children: vec![],
+            next_gateway: Default::default(),
+        };
+
+        for n in 0..topology.auth_services {
+            let port = free_port();
+            let mut env = common.clone();
+            env.extend([
+                ("APP_PORT", port.to_string()),
+                ("MONGODB_DATABASE", format!("e2e_{run_id}_auth")),
+                ("REDIS_KEY_PREFIX", format!("e2e:{run_id}:auth:")),
+                ("BCRYPT_COST", "4".into()),
+                ("BOOTSTRAP_ADMIN_EMAIL", admin_email.clone()),
+                ("BOOTSTRAP_ADMIN_PASSWORD", admin_password.clone()),
+                ("BOOTSTRAP_ADMIN_NICKNAME", "admin".into()),
+                // Load tests log many users in from one address.
+                ("LOGIN_MAX_FAILURES", "1000".into()),
+            ]);
+            platform.spawn("auth-service", n, port, &env)?;
+            platform
+                .auth_services
+                .push(format!("http://127.0.0.1:{port}"));
+        }
+        platform.wait_ready(&platform.auth_services.clone()).await?;
+        let auth_url = platform.auth_services[0].clone();
+
+        for n in 0..topology.game_event_services {
+            let port = free_port();
+            let mut env = common.clone();
+            env.extend([
+                ("APP_PORT", port.to_string()),
+                ("MONGODB_DATABASE", format!("e2e_{run_id}_game")),
+                ("REDIS_KEY_PREFIX", format!("e2e:{run_id}:game:")),
+                ("AUTH_SERVICE_URL", auth_url.clone()),
+                (
+                    "AUTH_EVENTS_QUEUE",
+                    format!("e2e.{run_id}.game.auth-events"),
+                ),
+                ("ACTIVITY_QUEUE", format!("e2e.{run_id}.game.activity")),
+                ("CLAIMS_QUEUE", format!("e2e.{run_id}.game.claims")),
+                ("REWARDS_EXCHANGE", rewards_exchange.clone()),
+            ]);
+            platform.spawn("game-event-service", n, port, &env)?;
+            platform
+                .game_event_services
+                .push(format!("http://127.0.0.1:{port}"));
+        }
+        platform
+            .wait_ready(&platform.game_event_services.clone())
+            .await?;
+
+        let auth_instances = platform.auth_services.join(",");
+        let game_instances = platform.game_event_services.join(",");
+        for n in 0..topology.gateways {
+            let port = free_port();
+            let mut env = common.clone();
+            env.extend([
+                ("APP_PORT", port.to_string()),
+                (
+                    "ROUTES_FILE",
+                    repo_root()
+                        .join("api-gateway/routes.yaml")
+                        .display()
+                        .to_string(),
+                ),
+                ("UPSTREAM_AUTH_SERVICE", auth_instances.clone()),
+                ("UPSTREAM_GAME_EVENT_SERVICE", game_instances.clone()),
+                ("AUTH_SERVICE_URL", auth_url.clone()),
+                ("REDIS_KEY_PREFIX", format!("e2e:{run_id}:gw:")),
+                // The load run sends thousands of requests from one address.
+                ("RATE_LIMIT_PER_MINUTE", "1000000".into()),
+                ("RATE_LIMIT_BURST", "100000".into()),
+            ]);
+            platform.spawn("api-gateway", n, port, &env)?;
+            platform.gateways.push(format!("http://127.0.0.1:{port}"));
+        }
+        platform.wait_ready(&platform.gateways.clone()).await?;
+        Ok(platform)
+    }
+
+    fn spawn(&mut self, service: &str, n: usize, port: u16, env: &[(&str, String)]) -> Result<()> {
+        let bin = bin_dir().join(service);
+        if !bin.exists() {
+            bail!(
+                "{} is missing: build the services first (scripts/dev test does)",
+                bin.display()
+            );
+        }
+        let log = std::fs::File::create(self.log_dir.join(format!("{service}-{n}.log")))?;
+        let child = Command::new(&bin)
+            .current_dir(repo_root().join(service))
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        self.children
+            .push((format!("{service}-{n} (:{port})"), child));
+        Ok(())
+    }
+
+    async fn wait_ready(&mut self, urls: &[String]) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        for url in urls {
+            loop {
+                if let Ok(resp) = self.http.get(format!("{url}/readyz")).send().await {
+                    if resp.status() == StatusCode::OK {
+                        break;
+                    }
+                }
+                for (name, child) in self.children.iter_mut() {
+                    if let Some(status) = child.try_wait()? {
+                        bail!(
+                            "{name} exited with {status}; logs in {}",
+                            self.log_dir.display()
+                        );
+                    }
+                }
+                if Instant::now() > deadline {
+                    bail!(
+                        "{url} not ready after 90 s; logs in {}",
+                        self.log_dir.display()
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Gateways in turn, so a multi-gateway run spreads its traffic.
+    pub fn gateway(&self) -> &str {
+        let n = self
+            .next_gateway
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        &self.gateways[n % self.gateways.len()]
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<Response> {
+        let url = format!("{}{}", self.gateway(), path);
+        let mut req = self.http.request(method.clone(), &url);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("{method} {url}"))?;
+        let status = resp.status();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let text = resp.text().await?;
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Result<Response> {
+        self.call(Method::GET, path, token, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Result<Response> {
+        self.call(Method::POST, path, token, Some(body), &[]).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Result<String> {
+        let resp = self
+            .post(
+                "/auth/login",
+                None,
+                json!({"email": email, "password": password}),
+            )
+            .await?;
+        resp.expect(StatusCode::OK, "login")?;
+        Ok(resp.body["accessToken"]
+            .as_str()
+            .context("accessToken missing")?
+            .to_string())
+    }
+
+    pub async fn admin_token(&self) -> Result<String> {
+        self.login(&self.admin_email, &self.admin_password).await
+    }
+
+    /// Registers an account and returns the user object.
+    pub async fn register(&self, email: &str, invite_code: Option<&str>) -> Result<Value> {
+        let mut body = json!({"email": email, "password": PASSWORD, "nickname": nickname(email)});
+        if let Some(code) = invite_code {
+            body["inviteCode"] = json!(code);
+        }
+        let resp = self.post("/auth/register", None, body).await?;
+        resp.expect(StatusCode::CREATED, "register")?;
+        Ok(resp.body)
+    }
+
+    /// Registers an account, gives it `roles` as the admin, and logs it in.
+    pub async fn user_with_roles(&self, admin: &str, email: &str, roles: &[&str]) -> Result<User> {
+        let user = self.register(email, None).await?;
+        let id = user["id"].as_str().context("user id")?.to_string();
+        let resp = self
+            .call(
+                Method::PATCH,
+                &format!("/users/{id}/roles"),
+                Some(admin),
+                Some(json!({"roles": roles})),
+                &[],
+            )
+            .await?;
+        resp.expect(StatusCode::OK, "change roles")?;
+        let token = self.login(email, PASSWORD).await?;
+        Ok(User {
+            id,
+            token,
+            invite_code: user["inviteCode"].as_str().unwrap_or_default().to_string(),
+        })
+    }
+
+    /// Registers and logs in a plain USER.
+    pub async fn player(&self, email: &str, invite_code: Option<&str>) -> Result<User> {
+        let user = self.register(email, invite_code).await?;
+        let token = self.login(email, PASSWORD).await?;
+        Ok(User {
+            id: user["id"].as_str().context("user id")?.to_string(),
+            token,
+            invite_code: user["inviteCode"].as_str().unwrap_or_default().to_string(),
+        })
+    }
+
+    /// Polls `check` until it returns Some or the deadline passes.
+    pub async fn eventually<T, F, Fut>(&self, what: &str, timeout: Duration, check: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>>>,
+    {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = check().await? {
+                return Ok(v);
+            }
+            if Instant::now() > deadline {
+                bail!("timed out after {timeout:?} waiting for {what}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Every item of a cursor-paginated list.
+    pub async fn all_pages(&self, path: &str, token: &str) -> Result<Vec<Value>> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut items = vec![];
+        let mut cursor: Option<String> = None;
+        loop {
+            let url = match &cursor {
+                Some(c) => format!("{path}{sep}limit=100&cursor={c}"),
+                None => format!("{path}{sep}limit=100"),
+            };
+            let resp = self.get(&url, Some(token)).await?;
+            resp.expect(StatusCode::OK, "list page")?;
+            items.extend(
+                resp.body["items"]
+                    .as_array()
+                    .context("items missing")?
+                    .iter()
+                    .cloned(),
+            );
+            match resp.body["nextCursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return Ok(items),
+            }
+        }
+    }
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        // kill_on_drop sends SIGKILL; a SIGTERM first lets the services close their channels.
+        for (_, child) in &self.children {
+            if let Some(pid) = child.id() {
+                let _ = std::process::Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status();
+            }
+        }
+    }
+}
+
+pub const PASSWORD: &str = "correct-horse-battery";
+
+fn nickname(email: &str) -> String {
+    email
+        .split('@')
+        .next()
+        .unwrap_or("player")
+        .chars()
+        .take(24)
+        .collect()
+}
+
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: String,
+    pub token: String,
+    pub invite_code: String,
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HashMap<String, String>,
+    pub body: Value,
+}
+
+impl Response {
+    pub fn expect(&self, status: StatusCode, what: &str) -> Result<()> {
+        if self.status != status {
+            bail!(
+                "{what}: expected {status}, got {} with {}",
+                self.status,
+                self.body
+            );
+        }
+        Ok(())
+    }
+}
