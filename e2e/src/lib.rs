@@ -51,14 +51,14 @@ fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("no free port")
 }
 
-fn repo_root() -> PathBuf {
+pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("e2e lives in the repository root")
@@ -77,8 +77,17 @@ fn bin_dir() -> PathBuf {
 
 impl Platform {
     pub async fn start(topology: Topology) -> Result<Platform> {
+        Self::start_on(
+            topology,
+            &env_or("MONGODB_URI", "mongodb://127.0.0.1:27017"),
+        )
+        .await
+    }
+
+    /// Like `start`, against the MongoDB server at `mongodb_uri`.
+    pub async fn start_on(topology: Topology, mongodb_uri: &str) -> Result<Platform> {
         let run_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
-        let mongodb_uri = env_or("MONGODB_URI", "mongodb://127.0.0.1:27017");
+        let mongodb_uri = mongodb_uri.to_string();
         let redis_url = env_or("REDIS_URL", "redis://127.0.0.1:6379");
         let amqp_url = env_or("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f");
         let auth_exchange = format!("e2e.{run_id}.auth.events");

@@ -1,0 +1,93 @@
+"""Turns bench/results/*.json into BENCHMARKS.md and a PNG chart of the ratios."""
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+out, md_path, png_path, params = sys.argv[1:5]
+load = lambda name: json.load(open(os.path.join(out, name + ".json")))  # noqa: E731
+gw, direct, nginx = load("gateway"), load("direct"), load("nginx")
+mongo, claims = load("mongo"), load("claims")
+bcrypt, logins, rss = load("bcrypt"), load("logins"), load("rss")
+
+ratios = {
+    "gateway / nginx rps": gw["rps"] / nginx["rps"],
+    "gateway / direct rps": gw["rps"] / direct["rps"],
+    "claims decided / raw inserts": claims["decidedPerSecond"] / mongo["perSecond"],
+    "logins / bcrypt ceiling": logins["perSecond"] / bcrypt["ceilingPerSecond"],
+}
+cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
+                     capture_output=True, text=True).stdout.strip()
+now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+mb = lambda kb: f"{int(kb) / 1024:.1f} MiB"  # noqa: E731
+
+md = f"""# Benchmarks
+
+Measured by `bench/run` on {now}; machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}.
+Release builds; all processes (load generator, services, RabbitMQ, Redis, the MongoDB stand-in) share
+the same cores, so absolute figures are noisy: read the ratios, each against a baseline measured in
+the same run. Parameters: `{params}`. The MongoDB server is the `nx-27017` development stand-in
+(SQLite behind the wire protocol), the slowest part of every path that writes; production uses MongoDB 7.
+
+![ratios](bench/ratios.png)
+
+## Gateway: authenticated `GET /events/{{id}}` (catalog cache hit)
+
+| path | requests/s | p99 latency | non-2xx |
+|---|---:|---:|---:|
+| direct to game-event-service | {direct['rps']:.0f} | {direct['p99Ms']:.2f} ms | {direct['non2xx']} |
+| nginx 1 worker -> game-event-service | {nginx['rps']:.0f} | {nginx['p99Ms']:.2f} ms | {nginx['non2xx']} |
+| api-gateway (JWT verify, RBAC, limits, headers) -> game-event-service | {gw['rps']:.0f} | {gw['p99Ms']:.2f} ms | {gw['non2xx']} |
+
+Ratio gateway / nginx: **{ratios['gateway / nginx rps']:.2f}** (goal >= 0.8); gateway / direct: {ratios['gateway / direct rps']:.2f}.
+
+## Claims decided per second (HTTP accept to stored decision, {claims['claims']} distinct users)
+
+| measure | per second |
+|---|---:|
+| MongoDB server raw sequential single-document inserts | {mongo['perSecond']:.0f} |
+| claims accepted (202) | {claims['acceptedPerSecond']:.0f} |
+| claims decided end to end | {claims['decidedPerSecond']:.0f} |
+
+Ratio decided claims / raw inserts: **{ratios['claims decided / raw inserts']:.2f}**. A claim costs several
+writes (claim, lock, stock, approval, grant, outbox, decision), so the ceiling is well below 1.
+
+## Logins per second at bcrypt cost {bcrypt['cost']}
+
+| measure | per second |
+|---|---:|
+| bcrypt ceiling ({bcrypt['cores']} cores / {bcrypt['secondsPerHash'] * 1000:.0f} ms per hash) | {bcrypt['ceilingPerSecond']:.2f} |
+| logins through the gateway ({logins['concurrency']} concurrent clients) | {logins['perSecond']:.2f} |
+
+Ratio: **{ratios['logins / bcrypt ceiling']:.2f}** (goal >= 0.9).
+
+## Memory (RSS)
+
+| service | idle | peak under load |
+|---|---:|---:|
+""" + "".join(
+    f"| {s} | {mb(rss['idle'][s])} | {mb(rss['peak'][s])} |\n"
+    for s in ["api-gateway", "auth-service", "game-event-service"]
+) + """
+Reproduce: `bench/run` (raw outputs in `bench/results/`).
+"""
+open(md_path, "w").write(md)
+
+fig, ax = plt.subplots(figsize=(7, 3.2))
+names = list(ratios)
+vals = [ratios[n] for n in names]
+ax.barh(names, vals, color=["#4c72b0", "#55a868", "#c44e52", "#8172b2"])
+for i, v in enumerate(vals):
+    ax.text(v + 0.01, i, f"{v:.2f}", va="center")
+ax.axvline(1.0, color="grey", lw=0.8, ls="--")
+ax.set_xlabel("ratio to same-run baseline")
+ax.set_title(f"live-ops platform benchmarks ({now})")
+fig.tight_layout()
+fig.savefig(png_path, dpi=120)
