@@ -27,6 +27,30 @@ pub struct GrantListener {
     queue: String,
 }
 
+/// `amqp://user:pass@host:port/vhost` with the vhost percent-decoded (`%2f` is `/`).
+pub fn connection_args(amqp_url: &str) -> Result<OpenConnectionArguments> {
+    let url = url::Url::parse(amqp_url).context("AMQP URL")?;
+    let vhost = match url.path().trim_start_matches('/') {
+        "" => "/".to_string(),
+        v => url::form_urlencoded::parse(format!("v={v}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| "/".into()),
+    };
+    let mut args = OpenConnectionArguments::new(
+        url.host_str().unwrap_or("127.0.0.1"),
+        url.port().unwrap_or(5672),
+        if url.username().is_empty() {
+            "guest"
+        } else {
+            url.username()
+        },
+        url.password().unwrap_or("guest"),
+    );
+    args.virtual_host(&vhost);
+    Ok(args)
+}
+
 async fn subscribe(
     amqp_url: &str,
     exchange: &str,
@@ -36,7 +60,7 @@ async fn subscribe(
     Channel,
     UnboundedReceiver<amqprs::channel::ConsumerMessage>,
 )> {
-    let args = OpenConnectionArguments::try_from(amqp_url).context("AMQP URL")?;
+    let args = connection_args(amqp_url)?;
     let connection = Connection::open(&args).await?;
     let channel = connection.open_channel(None).await?;
     // Same declaration the service makes (durable topic), so whichever comes first wins.
@@ -125,7 +149,7 @@ impl GrantListener {
     /// Stops listening and deletes the durable queue.
     pub async fn close(self) {
         self.task.abort();
-        if let Ok(args) = OpenConnectionArguments::try_from(self.amqp_url.as_str()) {
+        if let Ok(args) = connection_args(&self.amqp_url) {
             if let Ok(conn) = Connection::open(&args).await {
                 if let Ok(ch) = conn.open_channel(None).await {
                     let _ = ch

@@ -122,6 +122,9 @@ impl Platform {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .pool_max_idle_per_host(256)
+                // Below the servers' keep-alive (5 s), so a pooled connection is never reused
+                // just as the server closes it.
+                .pool_idle_timeout(Duration::from_secs(2))
                 .build()?,
             children: vec![],
             next_gateway: Default::default(),

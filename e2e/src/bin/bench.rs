@@ -70,6 +70,7 @@ fn client() -> Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(512)
+        .pool_idle_timeout(Duration::from_secs(2))
         .build()?)
 }
 

@@ -1,0 +1,15 @@
+pub mod cache;
+pub mod configuration;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod keys;
+pub mod metrics;
+pub mod middleware;
+pub mod mq;
+pub mod routes;
+pub mod service;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,5 @@
+pub mod auth;
+pub mod dto;
+pub mod health;
+pub mod keys;
+pub mod users;

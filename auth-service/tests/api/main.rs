@@ -1,0 +1,7 @@
+mod events;
+mod health;
+mod helpers;
+mod login;
+mod register;
+mod tokens;
+mod users;

@@ -1,0 +1,330 @@
+//! Events, their conditions and rewards, and the rules an event must satisfy.
+use crate::error::FieldError;
+use chrono::{DateTime, Utc};
+use paperclip::actix::Apiv2Schema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Apiv2Schema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EventStatus {
+    Draft,
+    Active,
+    Inactive,
+}
+
+impl EventStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EventStatus::Draft => "DRAFT",
+            EventStatus::Active => "ACTIVE",
+            EventStatus::Inactive => "INACTIVE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Apiv2Schema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ConditionType {
+    LoginDays,
+    ConsecutiveLoginDays,
+    InviteCount,
+    Counter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Apiv2Schema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Aggregate {
+    Sum,
+    Max,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Apiv2Schema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Condition {
+    #[serde(rename = "type")]
+    pub kind: ConditionType,
+    pub threshold: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregate: Option<Aggregate>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Apiv2Schema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RewardType {
+    Point,
+    Item,
+    Coupon,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Apiv2Schema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Reward {
+    #[serde(rename = "type")]
+    pub kind: RewardType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_code: Option<String>,
+    pub quantity: i64,
+}
+
+/// An event as the API shows it (and as the store round-trips it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Apiv2Schema)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub timezone: String,
+    pub status: EventStatus,
+    pub conditions: Vec<Condition>,
+    pub rewards: Vec<Reward>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_claims: Option<i64>,
+    pub version: i64,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archived_at: Option<DateTime<Utc>>,
+}
+
+impl Event {
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::UTC)
+    }
+    pub fn window(&self) -> super::conditions::Window {
+        super::conditions::Window {
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+        }
+    }
+    /// Claimable now: ACTIVE, not archived, and `now` inside the half-open window.
+    pub fn is_open_at(&self, now: DateTime<Utc>) -> bool {
+        self.status == EventStatus::Active
+            && self.archived_at.is_none()
+            && self.starts_at <= now
+            && now < self.ends_at
+    }
+}
+
+pub const MAX_CONDITIONS: usize = 20;
+pub const MAX_REWARDS: usize = 20;
+
+/// Checks the whole event (after a create or a merged patch); collects every problem.
+pub fn validate(event: &Event) -> Result<(), Vec<FieldError>> {
+    let mut errs = Vec::new();
+    let title = event.title.trim();
+    if title.is_empty() || title.chars().count() > 200 {
+        errs.push(FieldError::new("title", "must be 1 to 200 characters"));
+    }
+    if event.description.chars().count() > 5000 {
+        errs.push(FieldError::new(
+            "description",
+            "must be at most 5000 characters",
+        ));
+    }
+    if event.timezone.parse::<chrono_tz::Tz>().is_err() {
+        errs.push(FieldError::new(
+            "timezone",
+            "must be an IANA time zone such as Asia/Seoul",
+        ));
+    }
+    if event.starts_at >= event.ends_at {
+        errs.push(FieldError::new("endsAt", "must be after startsAt"));
+    }
+    if let Some(m) = event.max_claims {
+        if m < 1 {
+            errs.push(FieldError::new("maxClaims", "must be at least 1"));
+        }
+    }
+    if event.conditions.len() > MAX_CONDITIONS {
+        errs.push(FieldError::new("conditions", "at most 20 conditions"));
+    }
+    for (i, c) in event.conditions.iter().enumerate() {
+        if c.threshold < 1 {
+            errs.push(FieldError::new(
+                format!("conditions[{i}].threshold"),
+                "must be at least 1",
+            ));
+        }
+        match c.kind {
+            ConditionType::Counter => match &c.key {
+                None => errs.push(FieldError::new(
+                    format!("conditions[{i}].key"),
+                    "is required for COUNTER",
+                )),
+                Some(k) if !super::activity::valid_key(k) => errs.push(FieldError::new(
+                    format!("conditions[{i}].key"),
+                    "must match ^[a-z0-9_.:-]{1,64}$",
+                )),
+                _ => {}
+            },
+            _ => {
+                if c.key.is_some() {
+                    errs.push(FieldError::new(
+                        format!("conditions[{i}].key"),
+                        "only COUNTER conditions take a key",
+                    ));
+                }
+                if c.aggregate.is_some() {
+                    errs.push(FieldError::new(
+                        format!("conditions[{i}].aggregate"),
+                        "only COUNTER conditions take an aggregate",
+                    ));
+                }
+            }
+        }
+    }
+    if event.rewards.len() > MAX_REWARDS {
+        errs.push(FieldError::new("rewards", "at most 20 rewards"));
+    }
+    for (i, r) in event.rewards.iter().enumerate() {
+        if r.quantity < 1 {
+            errs.push(FieldError::new(
+                format!("rewards[{i}].quantity"),
+                "must be at least 1",
+            ));
+        }
+        match (r.kind, &r.item_code) {
+            (RewardType::Item | RewardType::Coupon, None) => errs.push(FieldError::new(
+                format!("rewards[{i}].itemCode"),
+                "is required for ITEM and COUPON rewards",
+            )),
+            (RewardType::Item | RewardType::Coupon, Some(code))
+                if code.trim().is_empty() || code.len() > 64 =>
+            {
+                errs.push(FieldError::new(
+                    format!("rewards[{i}].itemCode"),
+                    "must be 1 to 64 characters",
+                ))
+            }
+            (RewardType::Point, Some(_)) => errs.push(FieldError::new(
+                format!("rewards[{i}].itemCode"),
+                "POINT rewards take no itemCode",
+            )),
+            _ => {}
+        }
+    }
+    if event.status == EventStatus::Active && event.rewards.is_empty() {
+        errs.push(FieldError::new(
+            "rewards",
+            "an ACTIVE event needs at least one reward",
+        ));
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(errs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn base() -> Event {
+        let t = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+        Event {
+            id: "e".into(),
+            title: "t".into(),
+            description: String::new(),
+            starts_at: t,
+            ends_at: t + chrono::Duration::days(7),
+            timezone: "Asia/Seoul".into(),
+            status: EventStatus::Active,
+            conditions: vec![Condition {
+                kind: ConditionType::LoginDays,
+                threshold: 3,
+                key: None,
+                aggregate: None,
+            }],
+            rewards: vec![Reward {
+                kind: RewardType::Point,
+                item_code: None,
+                quantity: 100,
+            }],
+            max_claims: None,
+            version: 1,
+            created_by: "u".into(),
+            created_at: t,
+            updated_at: t,
+            archived_at: None,
+        }
+    }
+
+    fn fields(e: &Event) -> Vec<String> {
+        validate(e)
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| f.field)
+            .collect()
+    }
+
+    #[test]
+    fn valid_event_passes() {
+        assert!(validate(&base()).is_ok());
+    }
+
+    #[test]
+    fn active_needs_reward_and_ordered_window() {
+        let mut e = base();
+        e.rewards.clear();
+        e.ends_at = e.starts_at;
+        let f = fields(&e);
+        assert!(f.contains(&"rewards".to_string()));
+        assert!(f.contains(&"endsAt".to_string()));
+        e.status = EventStatus::Draft;
+        assert!(!fields(&e).contains(&"rewards".to_string()));
+    }
+
+    #[test]
+    fn rejects_bad_timezone_thresholds_keys_and_rewards() {
+        let mut e = base();
+        e.timezone = "Mars/Olympus".into();
+        e.conditions = vec![
+            Condition {
+                kind: ConditionType::Counter,
+                threshold: 0,
+                key: None,
+                aggregate: None,
+            },
+            Condition {
+                kind: ConditionType::LoginDays,
+                threshold: 1,
+                key: Some("x".into()),
+                aggregate: None,
+            },
+        ];
+        e.rewards = vec![Reward {
+            kind: RewardType::Item,
+            item_code: None,
+            quantity: 0,
+        }];
+        e.max_claims = Some(0);
+        let f = fields(&e);
+        for want in [
+            "timezone",
+            "conditions[0].threshold",
+            "conditions[0].key",
+            "conditions[1].key",
+            "rewards[0].quantity",
+            "rewards[0].itemCode",
+            "maxClaims",
+        ] {
+            assert!(f.contains(&want.to_string()), "missing {want} in {f:?}");
+        }
+    }
+
+    #[test]
+    fn window_is_half_open() {
+        let e = base();
+        assert!(e.is_open_at(e.starts_at));
+        assert!(!e.is_open_at(e.ends_at));
+        assert!(!e.is_open_at(e.starts_at - chrono::Duration::milliseconds(1)));
+    }
+}

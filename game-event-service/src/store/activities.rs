@@ -1,0 +1,165 @@
+//! Activity records keyed by their id: inserting twice is the "applied at most once" check.
+use super::{is_duplicate_key, to_bson_dt, Store, StoreResult};
+use crate::domain::activity::{Activity, INVITE, LOGIN};
+use crate::domain::conditions::{Facts, Window};
+use crate::domain::event::{Condition, ConditionType};
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, Bson, DateTime as BsonDateTime, Document};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+pub const COLLECTION: &str = "activities";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivityDoc {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub user_id: String,
+    pub key: String,
+    pub value: i64,
+    pub occurred_at: BsonDateTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_user_id: Option<String>,
+    pub recorded_at: BsonDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyTotal {
+    pub key: String,
+    pub total: i64,
+    pub max: i64,
+    pub count: i64,
+}
+
+fn as_i64(b: Option<&Bson>) -> i64 {
+    match b {
+        Some(Bson::Int64(v)) => *v,
+        Some(Bson::Int32(v)) => i64::from(*v),
+        Some(Bson::Double(v)) => *v as i64,
+        _ => 0,
+    }
+}
+
+impl Store {
+    fn activities(&self) -> mongodb::Collection<ActivityDoc> {
+        self.db.collection(COLLECTION)
+    }
+
+    /// Ok(true) when recorded now, Ok(false) when this id was already applied.
+    pub async fn insert_activity(&self, a: &Activity) -> StoreResult<bool> {
+        let d = ActivityDoc {
+            id: a.id.clone(),
+            user_id: a.user_id.clone(),
+            key: a.key.clone(),
+            value: a.value,
+            occurred_at: to_bson_dt(a.occurred_at),
+            subject_user_id: a.subject_user_id.clone(),
+            recorded_at: BsonDateTime::now(),
+        };
+        match self.activities().insert_one(d).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_duplicate_key(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Loads only what the conditions need, restricted to the window.
+    pub async fn facts_for(
+        &self,
+        user_id: &str,
+        window: Window,
+        conditions: &[Condition],
+    ) -> StoreResult<Facts> {
+        let range = doc! {"$gte": to_bson_dt(window.starts_at), "$lt": to_bson_dt(window.ends_at)};
+        let mut facts = Facts::default();
+        let needs_logins = conditions.iter().any(|c| {
+            matches!(
+                c.kind,
+                ConditionType::LoginDays | ConditionType::ConsecutiveLoginDays
+            )
+        });
+        if needs_logins {
+            let docs: Vec<ActivityDoc> = self
+                .activities()
+                .find(doc! {"userId": user_id, "key": LOGIN, "occurredAt": range.clone()})
+                .await?
+                .try_collect()
+                .await?;
+            facts.login_instants = docs
+                .into_iter()
+                .map(|d| d.occurred_at.to_chrono())
+                .collect();
+        }
+        let mut keys: Vec<String> = conditions
+            .iter()
+            .filter(|c| c.kind == ConditionType::Counter)
+            .filter_map(|c| c.key.clone())
+            .collect();
+        if conditions
+            .iter()
+            .any(|c| c.kind == ConditionType::InviteCount)
+        {
+            keys.push(INVITE.to_string());
+        }
+        if !keys.is_empty() {
+            // A find, not an aggregate: the stand-in cannot $match on DateTime ranges in a
+            // pipeline. The {userId, key, occurredAt} index serves it on MongoDB.
+            let docs: Vec<ActivityDoc> = self
+                .activities()
+                .find(doc! {"userId": user_id, "key": {"$in": keys}, "occurredAt": range})
+                .await?
+                .try_collect()
+                .await?;
+            for d in docs {
+                let f = facts.counters.entry(d.key.clone()).or_default();
+                f.sum = f.sum.saturating_add(d.value);
+                f.max = f.max.max(d.value);
+            }
+            if let Some(f) = facts.counters.get(INVITE) {
+                facts.invite_count = f.sum;
+            }
+        }
+        Ok(facts)
+    }
+
+    /// Totals per key over all time, and the distinct login days in `tz`.
+    pub async fn progress_of(
+        &self,
+        user_id: &str,
+        tz: chrono_tz::Tz,
+    ) -> StoreResult<(Vec<KeyTotal>, Vec<chrono::NaiveDate>)> {
+        let pipeline = vec![
+            doc! {"$match": {"userId": user_id}},
+            doc! {"$group": {"_id": "$key", "total": {"$sum": "$value"}, "max": {"$max": "$value"}, "count": {"$sum": 1}}},
+            doc! {"$sort": {"_id": 1}},
+        ];
+        let rows: Vec<Document> = self
+            .activities()
+            .aggregate(pipeline)
+            .await?
+            .try_collect()
+            .await?;
+        let mut totals: Vec<KeyTotal> = rows
+            .into_iter()
+            .map(|row| KeyTotal {
+                key: row.get_str("_id").unwrap_or_default().to_string(),
+                total: as_i64(row.get("total")),
+                max: as_i64(row.get("max")),
+                count: as_i64(row.get("count")),
+            })
+            .collect();
+        totals.sort_by(|a, b| a.key.cmp(&b.key));
+        let logins: Vec<ActivityDoc> = self
+            .activities()
+            .find(doc! {"userId": user_id, "key": LOGIN})
+            .await?
+            .try_collect()
+            .await?;
+        let days: BTreeSet<chrono::NaiveDate> = logins
+            .into_iter()
+            .map(|d| d.occurred_at.to_chrono().with_timezone(&tz).date_naive())
+            .collect();
+        Ok((totals, days.into_iter().collect()))
+    }
+}

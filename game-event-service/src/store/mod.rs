@@ -1,0 +1,106 @@
+//! MongoDB repositories. Every invariant is held by a unique `_id` (never by check-then-insert),
+//! updates are whole-document replaces with a version/status filter, counters use `$inc`.
+pub mod activities;
+pub mod claims;
+pub mod events;
+pub mod grants;
+
+use mongodb::bson::doc;
+use mongodb::options::{ClientOptions, IndexOptions};
+use mongodb::{Client, Database, IndexModel};
+use secrecy::ExposeSecret;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Mongo(#[from] mongodb::error::Error),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+pub fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    match &*e.kind {
+        ErrorKind::Write(WriteFailure::WriteError(we)) => we.code == 11000,
+        ErrorKind::InsertMany(im) => im
+            .write_errors
+            .as_ref()
+            .map(|errs| errs.iter().any(|w| w.code == 11000))
+            .unwrap_or(false),
+        ErrorKind::Command(c) => c.code == 11000,
+        _ => false,
+    }
+}
+
+pub fn to_bson_dt(t: chrono::DateTime<chrono::Utc>) -> mongodb::bson::DateTime {
+    mongodb::bson::DateTime::from_chrono(t)
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pub db: Database,
+}
+
+impl Store {
+    /// Builds the client without connecting, so the service starts while MongoDB is down.
+    pub async fn new(
+        uri: &secrecy::SecretString,
+        database: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        let mut opts = ClientOptions::parse(uri.expose_secret()).await?;
+        opts.server_selection_timeout = Some(timeout);
+        opts.connect_timeout = Some(timeout);
+        opts.app_name = Some("game-event-service".into());
+        let client = Client::with_options(opts)?;
+        Ok(Store {
+            db: client.database(database),
+        })
+    }
+
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.db.run_command(doc! {"ping": 1}).await?;
+        Ok(())
+    }
+
+    /// Secondary indexes only speed queries up: every uniqueness rule lives on `_id`, which
+    /// exists before any write, so serving while these are being built is safe.
+    pub async fn ensure_indexes(&self) -> StoreResult<()> {
+        let idx = |keys: mongodb::bson::Document| {
+            IndexModel::builder()
+                .keys(keys)
+                .options(IndexOptions::builder().build())
+                .build()
+        };
+        self.db
+            .collection::<mongodb::bson::Document>(activities::COLLECTION)
+            .create_indexes([idx(doc! {"userId": 1, "key": 1, "occurredAt": 1})])
+            .await?;
+        self.db
+            .collection::<mongodb::bson::Document>(claims::COLLECTION)
+            .create_indexes([
+                // The stand-in cannot index `_id` inside a compound index; requestedAt follows
+                // the UUID v7 order closely enough for these filters.
+                idx(doc! {"userId": 1, "requestedAt": -1}),
+                idx(doc! {"eventId": 1, "requestedAt": -1}),
+                idx(doc! {"status": 1, "requestedAt": 1}),
+            ])
+            .await?;
+        self.db
+            .collection::<mongodb::bson::Document>(events::COLLECTION)
+            .create_indexes([idx(doc! {"state": 1, "status": 1, "startsAt": 1})])
+            .await?;
+        self.db
+            .collection::<mongodb::bson::Document>(grants::OUTBOX)
+            .create_indexes([idx(doc! {"status": 1, "leaseUntil": 1})])
+            .await?;
+        Ok(())
+    }
+}

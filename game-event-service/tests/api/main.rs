@@ -1,0 +1,6 @@
+mod auth;
+mod claims;
+mod events;
+mod health;
+mod helpers;
+mod progress;
