@@ -279,7 +279,8 @@ impl Verifier {
             } else {
                 self.refetch_min_interval
             };
-            st.last_fetch_attempt.is_some_and(|t| t.elapsed() < interval)
+            st.last_fetch_attempt
+                .is_some_and(|t| t.elapsed() < interval)
         };
         if recently {
             return None;
