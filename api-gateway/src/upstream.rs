@@ -19,7 +19,13 @@ pub fn now_ms() -> u64 {
 pub struct Instance {
     pub base_url: String,
     down_until: AtomicU64,
+    /// Consecutive probes that timed out or answered non-2xx.
+    slow_probes: AtomicU32,
 }
+
+/// A probe that merely times out (a busy instance) ejects the instance only after this many in a
+/// row; a refused connection ejects it at once.
+const SLOW_PROBES_TO_EJECT: u32 = 3;
 
 impl Instance {
     fn available(&self, now: u64) -> bool {
@@ -33,6 +39,13 @@ impl Instance {
 
     pub fn mark_up(&self) {
         self.down_until.store(0, Ordering::Relaxed);
+        self.slow_probes.store(0, Ordering::Relaxed);
+    }
+
+    /// Records a failed probe; true when the instance should leave the rotation.
+    fn probe_failed(&self, refused: bool) -> bool {
+        let n = self.slow_probes.fetch_add(1, Ordering::Relaxed) + 1;
+        refused || n >= SLOW_PROBES_TO_EJECT
     }
 }
 
@@ -157,6 +170,7 @@ impl Upstream {
                 .map(|base_url| Instance {
                     base_url,
                     down_until: AtomicU64::new(0),
+                    slow_probes: AtomicU32::new(0),
                 })
                 .collect(),
             next: AtomicUsize::new(0),
@@ -217,17 +231,16 @@ pub async fn run_health_probes(
         }
         for up in upstreams.iter() {
             for inst in &up.instances {
-                let ok = http
-                    .get(format!("{}/healthz", inst.base_url))
-                    .send()
-                    .await
-                    .map(|r| r.status().is_success())
-                    .unwrap_or(false);
-                if ok {
-                    inst.mark_up();
-                } else {
-                    // Stay out of rotation until the next probe at least.
-                    inst.mark_down(interval + interval / 2);
+                let probe = http.get(format!("{}/healthz", inst.base_url)).send().await;
+                match probe {
+                    Ok(r) if r.status().is_success() => inst.mark_up(),
+                    other => {
+                        let refused = matches!(&other, Err(e) if e.is_connect());
+                        if inst.probe_failed(refused) {
+                            // Stay out of rotation until the next probe at least.
+                            inst.mark_down(interval + interval / 2);
+                        }
+                    }
                 }
             }
         }
