@@ -3,7 +3,7 @@
 //! The ceiling is what the CPU allows: `cores / time of one bcrypt verification` at the
 //! configured cost. The service cannot beat it; the goal is to get within 10 % of it.
 //!
-//!     MONGODB_URI=mongodb://127.0.0.1:27018 cargo run --release --example bench_login
+//!     MONGODB_URI=mongodb://127.0.0.1:27017 cargo run --release --example bench_login
 //!
 //! Env: BCRYPT_COST (12), BENCH_SECONDS (20), BENCH_CONCURRENCY (4 x cores), plus the usual
 //! MONGODB_URI / REDIS_URL / AMQP_URL. Uses a throwaway database, key prefix and exchange.

@@ -164,7 +164,8 @@ async fn every_claim_is_decided_through_infrastructure_faults() -> Result<()> {
     created.expect(StatusCode::CREATED, "create event")?;
     let event_id = created.body["id"].as_str().unwrap().to_string();
 
-    let players: Vec<User> = stream::iter(0..90)
+    // Enough players for the claim stream to outlast all three faults.
+    let players: Vec<User> = stream::iter(0..400)
         .map(|n| {
             let p = &p;
             async move { p.player(&format!("f{n}-{}@e2e.test", p.run_id), None).await }
@@ -180,10 +181,13 @@ async fn every_claim_is_decided_through_infrastructure_faults() -> Result<()> {
         .await?
         .expect(StatusCode::NO_CONTENT, "logout")?;
 
-    // The claim stream: one claim per player, ten a second, each outcome time-stamped.
+    // The claim stream: one claim per player, ten a second, each outcome time-stamped, until the
+    // last fault is over.
     let outcomes: Arc<Mutex<Vec<(Instant, Outcome)>>> = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let driver = {
-        let (outcomes, players, http, gw) = (
+        let (stop, outcomes, players, http, gw) = (
+            stop.clone(),
             outcomes.clone(),
             players.clone(),
             p.http.clone(),
@@ -192,6 +196,9 @@ async fn every_claim_is_decided_through_infrastructure_faults() -> Result<()> {
         let path = format!("/events/{event_id}/claims");
         tokio::spawn(async move {
             for u in players {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
                 let resp = http
                     .post(format!("{gw}{path}"))
                     .bearer_auth(&u.token)
@@ -244,13 +251,18 @@ async fn every_claim_is_decided_through_infrastructure_faults() -> Result<()> {
             .await;
         let ready_after = restored.elapsed().as_secs_f64();
         ready.with_context(|| format!("after restarting {fault}"))?;
+        let ended = Instant::now();
         let window: Vec<Outcome> = outcomes
             .lock()
             .unwrap()
             .iter()
-            .filter(|(t, _)| *t >= began)
+            .filter(|(t, _)| *t >= began && *t <= ended)
             .map(|(_, o)| o.clone())
             .collect();
+        assert!(
+            !window.is_empty(),
+            "claims were flowing while {fault} restarted"
+        );
         costs.push(FaultCost {
             fault,
             errors_returned: window
@@ -272,6 +284,9 @@ async fn every_claim_is_decided_through_infrastructure_faults() -> Result<()> {
             seconds_until_all_ready: ready_after,
         });
     }
+    // Claims keep flowing a little after the last recovery, then stop.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     driver.await?;
 
     // Every accepted claim reaches a decision.

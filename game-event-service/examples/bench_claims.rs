@@ -1,7 +1,7 @@
 //! Benchmark (not a test): claims decided per second end to end (HTTP accept -> stored
 //! decision) against the MongoDB server's raw single-insert rate measured in the same run.
 //!
-//!     MONGODB_URI=mongodb://127.0.0.1:27018 cargo run --release --example bench_claims
+//!     MONGODB_URI=mongodb://127.0.0.1:27017 cargo run --release --example bench_claims
 //!
 //! Env: BENCH_CLAIMS (default 400), BENCH_CONCURRENCY (32), BENCH_INSERTS (400),
 //! plus MONGODB_URI / REDIS_URL / AMQP_URL as for the tests.

@@ -127,11 +127,12 @@ pub async fn create_claim(
         return submit(&state, &id, &req, &event).await;
     };
     let redis_key = state.redis_key(&format!("idem:{}:{}", id.user_id, key));
-    let mut conn = state
-        .redis
-        .get()
-        .await
-        .map_err(|_| ApiError::ServiceUnavailable("redis".into()))?;
+    // Redis holds only what may be lost: without it the claim is still accepted, and a retry is
+    // answered by the claim lock (409 with the existing claim) instead of a replay.
+    let mut conn = match state.redis.get().await {
+        Ok(conn) => conn,
+        Err(e) => return submit_without_idempotency(&state, &id, &req, &event, e).await,
+    };
     let pending = serde_json::to_string(&IdempotencyRecord {
         event_id: event.id.clone(),
         status: None,
@@ -139,7 +140,7 @@ pub async fn create_claim(
         location: None,
     })
     .unwrap_or_default();
-    let claimed: bool = deadpool_redis::redis::cmd("SET")
+    let claimed: bool = match deadpool_redis::redis::cmd("SET")
         .arg(&redis_key)
         .arg(&pending)
         .arg("NX")
@@ -147,8 +148,10 @@ pub async fn create_claim(
         .arg(IDEMPOTENCY_TTL_SECONDS)
         .query_async::<Option<String>>(&mut conn)
         .await
-        .map_err(|_| ApiError::ServiceUnavailable("redis".into()))?
-        .is_some();
+    {
+        Ok(set) => set.is_some(),
+        Err(e) => return submit_without_idempotency(&state, &id, &req, &event, e).await,
+    };
     if !claimed {
         // Same key seen before: replay its response (waiting briefly if it is still in flight).
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -209,6 +212,18 @@ pub async fn create_claim(
             Err(e)
         }
     }
+}
+
+async fn submit_without_idempotency(
+    state: &AppState,
+    id: &Identity,
+    req: &HttpRequest,
+    event: &crate::domain::event::Event,
+    error: impl std::fmt::Display,
+) -> Result<HttpResponse, ApiError> {
+    slog::warn!(state.logger, "redis unavailable; claim accepted without Idempotency-Key replay";
+        "error" => error.to_string());
+    submit(state, id, req, event).await
 }
 
 async fn submit(

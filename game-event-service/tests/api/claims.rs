@@ -1,6 +1,7 @@
 use crate::helpers::*;
 use chrono::Utc;
 use game_event_service::domain::claim::{Claim, ClaimStatus};
+use secrecy::SecretString;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -146,6 +147,22 @@ async fn idempotency_key_replays_the_original_response() {
         .await;
     assert_eq!(d.status, 202);
     assert_ne!(d.body["id"], a.body["id"]);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn claims_are_accepted_while_redis_is_down_and_retries_still_cannot_duplicate() {
+    // Redis only backs Idempotency-Key replays; losing it must not refuse claims.
+    let app = spawn_app_with(|s| s.redis_url = SecretString::from("redis://127.0.0.1:1")).await;
+    let e = app.create_event(json!({})).await;
+    let id = e["id"].as_str().unwrap();
+    let user = app.token("u-no-redis", &["USER"]);
+    let a = app.claim(id, &user, &[("Idempotency-Key", "key-r")]).await;
+    assert_eq!(a.status, 202, "{:?}", a.body);
+    // The retry is answered by the claim lock instead of a replay: no second claim.
+    let b = app.claim(id, &user, &[("Idempotency-Key", "key-r")]).await;
+    assert_eq!(b.status, 409, "{:?}", b.body);
+    assert_eq!(b.body["claim"]["id"], a.body["id"]);
     app.cleanup().await;
 }
 
