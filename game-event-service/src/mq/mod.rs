@@ -228,34 +228,9 @@ pub async fn declare_topology(ch: &Channel, s: &Settings) -> anyhow::Result<Topo
     )
     .await?;
 
-    let (revocation_queue, _, _) = ch
-        .queue_declare(
-            QueueDeclareArguments::exclusive_server_named()
-                .auto_delete(true)
-                .finish(),
-        )
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no queue name returned"))?;
-    ch.queue_bind(QueueBindArguments::new(
-        &revocation_queue,
-        &s.auth_events_exchange,
-        "session.revoked",
-    ))
-    .await?;
-    let (catalog_queue, _, _) = ch
-        .queue_declare(
-            QueueDeclareArguments::exclusive_server_named()
-                .auto_delete(true)
-                .finish(),
-        )
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no queue name returned"))?;
-    ch.queue_bind(QueueBindArguments::new(
-        &catalog_queue,
-        &s.catalog_exchange,
-        "",
-    ))
-    .await?;
+    let revocation_queue =
+        private_queue_bound_to(ch, &s.auth_events_exchange, "session.revoked").await?;
+    let catalog_queue = private_queue_bound_to(ch, &s.catalog_exchange, "").await?;
     Ok(Topology {
         revocation_queue,
         catalog_queue,
@@ -472,4 +447,24 @@ where
         });
     }
     Ok(())
+}
+
+/// A server-named queue of this instance alone (exclusive, auto-delete) bound to `exchange`:
+/// every instance gets its own copy of broadcast messages.
+async fn private_queue_bound_to(
+    ch: &Channel,
+    exchange: &str,
+    routing_key: &str,
+) -> anyhow::Result<String> {
+    let (queue, _, _) = ch
+        .queue_declare(
+            QueueDeclareArguments::exclusive_server_named()
+                .auto_delete(true)
+                .finish(),
+        )
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no queue name returned"))?;
+    ch.queue_bind(QueueBindArguments::new(&queue, exchange, routing_key))
+        .await?;
+    Ok(queue)
 }

@@ -180,38 +180,26 @@ pub async fn create_claim(
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    match submit(&state, &id, &req, &event).await {
-        Ok(res) => {
-            let (res, mut rec) = response_body(res).await;
-            rec.event_id = event.id.clone();
-            let _: Result<(), _> = conn
-                .set_ex(
-                    &redis_key,
-                    serde_json::to_string(&rec).unwrap_or_default(),
-                    IDEMPOTENCY_TTL_SECONDS,
-                )
-                .await;
-            Ok(res)
-        }
-        Err(e @ ApiError::ClaimExists(_)) => {
-            let res = actix_web::ResponseError::error_response(&e);
-            let (res, mut rec) = response_body(res).await;
-            rec.event_id = event.id.clone();
-            let _: Result<(), _> = conn
-                .set_ex(
-                    &redis_key,
-                    serde_json::to_string(&rec).unwrap_or_default(),
-                    IDEMPOTENCY_TTL_SECONDS,
-                )
-                .await;
-            Ok(res)
-        }
+    // A stored claim and a 409 with the existing claim are both final answers worth replaying.
+    let res = match submit(&state, &id, &req, &event).await {
+        Ok(res) => res,
+        Err(e @ ApiError::ClaimExists(_)) => actix_web::ResponseError::error_response(&e),
         Err(e) => {
             // Nothing was decided: let the client retry with the same key.
             let _: Result<(), _> = conn.del(&redis_key).await;
-            Err(e)
+            return Err(e);
         }
-    }
+    };
+    let (res, mut rec) = response_body(res).await;
+    rec.event_id = event.id.clone();
+    let _: Result<(), _> = conn
+        .set_ex(
+            &redis_key,
+            serde_json::to_string(&rec).unwrap_or_default(),
+            IDEMPOTENCY_TTL_SECONDS,
+        )
+        .await;
+    Ok(res)
 }
 
 async fn submit_without_idempotency(
