@@ -87,13 +87,7 @@ async fn logout_and_refresh_reuse_publish_session_revoked() {
     let claims = jsonwebtoken::dangerous::insecure_decode::<Value>(&access)
         .unwrap()
         .claims;
-    let r = app
-        .client
-        .post(format!("{}/auth/logout", app.address))
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
+    let r = app.logout(&access, None).await;
     assert_eq!(r.status(), 204);
     let (_, body) = events
         .expect("session.revoked", |b| b["sessionId"] == claims["sid"])

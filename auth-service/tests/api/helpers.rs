@@ -192,6 +192,18 @@ impl TestApp {
         self.tokens(ADMIN_EMAIL, ADMIN_PASSWORD).await.0
     }
 
+    /// `POST /auth/logout` with the bearer `token` and, when given, a JSON body.
+    pub async fn logout(&self, token: &str, body: Option<&Value>) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(format!("{}/auth/logout", self.address))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        req.send().await.unwrap()
+    }
+
     pub async fn patch_roles(&self, token: &str, user_id: &str, body: &Value) -> reqwest::Response {
         self.client
             .patch(format!("{}/users/{}/roles", self.address, user_id))

@@ -44,13 +44,7 @@ async fn logout_makes_both_tokens_useless_and_other_sessions_survive() {
     let app = spawn_app().await;
     let (_, access, refresh_token) = app.user_with_tokens("out@example.com").await;
     let (other_access, _) = app.tokens("out@example.com", PASSWORD).await;
-    let r = app
-        .client
-        .post(format!("{}/auth/logout", app.address))
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
+    let r = app.logout(&access, None).await;
     assert_eq!(r.status(), 204);
     assert_eq!(app.get_auth("/auth/me", &access).await.status(), 401);
     assert_eq!(refresh(&app, &refresh_token).await.status(), 401);
@@ -78,13 +72,8 @@ async fn logout_with_a_refresh_token_body_revokes_that_session_too() {
     let (_, access, _) = app.user_with_tokens("out2@example.com").await;
     let (_, other_refresh) = app.tokens("out2@example.com", PASSWORD).await;
     let r = app
-        .client
-        .post(format!("{}/auth/logout", app.address))
-        .bearer_auth(&access)
-        .json(&json!({"refreshToken": other_refresh}))
-        .send()
-        .await
-        .unwrap();
+        .logout(&access, Some(&json!({"refreshToken": other_refresh})))
+        .await;
     assert_eq!(r.status(), 204);
     assert_eq!(refresh(&app, &other_refresh).await.status(), 401);
     app.cleanup().await;
