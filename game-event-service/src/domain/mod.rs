@@ -1,8 +1,11 @@
 //! Domain types that parse, and pure business rules.
 pub mod activity;
+pub mod audience;
 pub mod claim;
 pub mod conditions;
 pub mod event;
+pub mod period;
+pub mod recurrence;
 
 use serde::{Deserialize, Serialize};
 
