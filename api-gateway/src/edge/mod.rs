@@ -17,7 +17,7 @@ use actix_web::{web, Error, HttpMessage};
 use std::time::{Duration, Instant};
 
 pub async fn edge(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let start = Instant::now();
@@ -40,6 +40,7 @@ pub async fn edge(
     let path = req.path().to_owned();
     let cors_origin = cors::allowed_origin(&req, &state.settings.edge.cors_allowed_origins);
 
+    own_paths::head_as_get(&mut req);
     let early = cors::preflight(&req, cors_origin.as_deref())
         .or_else(|| own_paths::early_response(&req, &rid));
     let mut res = match early {

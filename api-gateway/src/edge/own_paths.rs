@@ -37,6 +37,14 @@ pub fn is_docs(path: &str) -> bool {
     path == "/docs" || path.starts_with("/docs/")
 }
 
+/// These documents are served by GET-only handlers (some inside paperclip): a HEAD becomes a
+/// GET, and the connection, which knows it was asked HEAD, sends the headers without the body.
+pub fn head_as_get(req: &mut ServiceRequest) {
+    if req.method() == Method::HEAD && own_get_only(req.path()) {
+        req.head_mut().method = Method::GET;
+    }
+}
+
 /// 405 for other methods, the `/docs` redirect, and 404 for files the UI bundle lacks.
 pub fn early_response(req: &ServiceRequest, rid: &str) -> Option<HttpResponse> {
     let path = req.path();
@@ -47,7 +55,7 @@ pub fn early_response(req: &ServiceRequest, rid: &str) -> Option<HttpResponse> {
     if method != Method::GET && method != Method::HEAD {
         return Some(
             Problem::method_not_allowed(method.as_str(), path)
-                .header(header::ALLOW, "GET")
+                .header(header::ALLOW, "GET, HEAD")
                 .request_id(Some(rid))
                 .into_response(),
         );

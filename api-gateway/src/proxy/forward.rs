@@ -69,6 +69,15 @@ pub struct Outgoing<'a> {
 }
 
 impl Outgoing<'_> {
+    /// HEAD goes upstream as GET: the upstreams route GET only, and the client's connection
+    /// (which knows it asked HEAD) sends the headers, Content-Length included, but no body.
+    fn upstream_method(&self) -> Method {
+        match self.req.method() {
+            &Method::HEAD => Method::GET,
+            m => m.clone(),
+        }
+    }
+
     /// Only idempotent requests without a body are retried on another instance.
     fn max_attempts(&self) -> usize {
         let idempotent = matches!(
@@ -120,7 +129,7 @@ pub async fn forward(
         info.instance = Some(inst.base_url.clone());
         let mut up = client
             .request(
-                out.req.method().clone(),
+                out.upstream_method(),
                 format!("{}{}", inst.base_url, path_and_query),
             )
             .timeout(out.timeout)

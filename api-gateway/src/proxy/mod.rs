@@ -93,5 +93,5 @@ async fn run(
         info,
     )
     .await?;
-    Ok(respond::respond(req.method(), resp, quota))
+    Ok(respond::respond(resp, quota))
 }

@@ -1,5 +1,5 @@
 //! The upstream's answer as the client sees it: status and end-to-end headers kept, the
-//! `RateLimit-*` headers added, the body streamed (none for HEAD, 1xx, 204, 304).
+//! `RateLimit-*` headers added, the body streamed (none for 1xx, 204, 304).
 
 use super::error::{RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET};
 use super::headers::{connection_listed, drop_response_header};
@@ -7,16 +7,12 @@ use super::stages::Quota;
 use actix_web::body::{BodyStream, SizedStream};
 use actix_web::error::PayloadError;
 use actix_web::http::header;
-use actix_web::http::{Method, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use bytes::Bytes;
 use futures_util::Stream;
 
-pub fn respond<S>(
-    method: &Method,
-    resp: awc::ClientResponse<S>,
-    quota: Option<Quota>,
-) -> HttpResponse
+pub fn respond<S>(resp: awc::ClientResponse<S>, quota: Option<Quota>) -> HttpResponse
 where
     S: Stream<Item = Result<Bytes, PayloadError>> + Unpin + 'static,
 {
@@ -33,8 +29,8 @@ where
         builder.insert_header((RATELIMIT_REMAINING.clone(), q.remaining.to_string()));
         builder.insert_header((RATELIMIT_RESET.clone(), q.reset_secs.to_string()));
     }
-    let body_less = method == Method::HEAD
-        || status.is_informational()
+    // A HEAD's body is streamed too: the connection drops it but keeps its Content-Length.
+    let body_less = status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED;
     let upstream_len: Option<u64> = resp

@@ -8,8 +8,8 @@ use serde_json::{json, Map, Value};
 use std::sync::atomic::Ordering;
 
 pub fn config(cfg: &mut pweb::ServiceConfig) {
-    cfg.service(super::resource("/healthz").route(pweb::get().to(healthz)))
-        .service(super::resource("/readyz").route(pweb::get().to(readyz)));
+    cfg.service(super::get_resource!("/healthz", healthz))
+        .service(super::get_resource!("/readyz", readyz));
 }
 
 /// Liveness: the process is up and serving.

@@ -3,7 +3,7 @@ use actix_web::{web, HttpResponse};
 use paperclip::actix::{api_v2_operation, web as pweb};
 
 pub fn config(cfg: &mut pweb::ServiceConfig) {
-    cfg.service(super::resource("/metrics").route(pweb::get().to(metrics)));
+    cfg.service(super::get_resource!("/metrics", metrics));
 }
 
 /// Prometheus text exposition.

@@ -4,5 +4,6 @@ mod health;
 mod helpers;
 mod identity;
 mod limits;
+mod methods;
 mod resilience;
 mod routing;

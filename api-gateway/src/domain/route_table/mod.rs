@@ -115,7 +115,9 @@ impl RouteTable {
             }
             path_matched = true;
             if let Some(ms) = &r.methods {
-                for m in ms {
+                // GET admits HEAD, so `Allow` names it too.
+                let implied = ms.contains(&Method::GET).then_some(Method::HEAD);
+                for m in ms.iter().chain(implied.as_ref()) {
                     if !allowed.contains(m) {
                         allowed.push(m.clone());
                     }
@@ -246,5 +248,17 @@ routes:
             t.find(&Method::HEAD, "/activities"),
             RouteMatch::MethodNotAllowed(_)
         ));
+    }
+
+    #[test]
+    fn head_is_admitted_wherever_get_is_and_allowed_with_it() {
+        let t = table();
+        assert_eq!(name(&t, Method::HEAD, "/users"), "users-list");
+        let yaml = "routes:\n  - name: j\n    path: /jwks\n    methods: [GET]\n    upstream: a\n    access: public\n";
+        let t = RouteTable::from_yaml(yaml, "t", &any_upstream).unwrap();
+        match t.find(&Method::POST, "/jwks") {
+            RouteMatch::MethodNotAllowed(m) => assert_eq!(m, vec![Method::GET, Method::HEAD]),
+            other => panic!("{other:?}"),
+        }
     }
 }
