@@ -2,6 +2,7 @@
 //! token verifier, rate limiters, metrics and the OpenAPI cache. Built once at start-up.
 
 use crate::auth::{Denylist, Verifier};
+use crate::client_limits::ClientLimits;
 use crate::configuration::{upstream_env_name, Settings};
 use crate::domain::route_table::RateLimitSpec;
 use crate::domain::RouteTable;
@@ -22,6 +23,7 @@ pub struct AppState {
     pub upstreams: Upstreams,
     pub verifier: Arc<Verifier>,
     pub limits: RateLimits,
+    pub client_limits: Arc<ClientLimits>,
     pub metrics: Metrics,
     pub logger: Logger,
     pub openapi: Arc<OpenApiAggregator>,
@@ -52,12 +54,17 @@ impl AppState {
             "max-age={}; includeSubDomains",
             settings.edge.hsts_max_age_secs
         ))?;
+        let client_limits = Arc::new(ClientLimits::new(
+            settings.limits.client_max_connections,
+            settings.limits.client_max_in_flight,
+        ));
         Ok(AppState {
             settings,
             table,
             upstreams,
             verifier,
             limits,
+            client_limits,
             metrics: Metrics::new(),
             logger,
             openapi: Arc::new(OpenApiAggregator::new()),

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod client_limits;
 pub mod configuration;
 pub mod context;
 pub mod domain;

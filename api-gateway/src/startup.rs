@@ -117,6 +117,7 @@ fn spawn_background_tasks(state: &web::Data<AppState>, cancel: &CancellationToke
 fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
     let server_settings = state.settings.server.clone();
     let connect_timeout = state.settings.upstreams.connect_timeout;
+    let client_limits = state.client_limits.clone();
     let server = HttpServer::new(move || {
         // awc's client is !Send: one per worker, each with its own keep-alive pool.
         let client = awc::Client::builder()
@@ -144,6 +145,14 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .default_service(web::to(proxy::proxy))
             .wrap(from_fn(edge::edge))
     })
+    .on_connect(move |conn, data| {
+        if let Some(sock) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+            if let Ok(peer) = sock.peer_addr() {
+                data.insert(client_limits.connect(peer.ip()));
+            }
+        }
+    })
+    .client_request_timeout(server_settings.header_timeout)
     .workers(server_settings.workers)
     .shutdown_timeout(server_settings.shutdown_timeout_secs)
     .listen(listener)?

@@ -85,6 +85,7 @@ fn server(d: ServerSettings) -> anyhow::Result<ServerSettings> {
         port: parse("APP_PORT", d.port)?,
         workers: parse("APP_WORKERS", d.workers)?.max(1),
         shutdown_timeout_secs: parse("SHUTDOWN_TIMEOUT_SECS", d.shutdown_timeout_secs)?,
+        header_timeout: ms("REQUEST_HEADER_TIMEOUT_MS", d.header_timeout)?,
     })
 }
 
@@ -137,6 +138,10 @@ fn limits(d: LimitSettings) -> anyhow::Result<LimitSettings> {
         rate_limit_per_minute,
         // The burst defaults to the per-minute figure actually configured.
         rate_limit_burst: parse("RATE_LIMIT_BURST", rate_limit_per_minute)?,
+        body_idle_timeout: ms("REQUEST_BODY_IDLE_TIMEOUT_MS", d.body_idle_timeout)?,
+        body_timeout: ms("REQUEST_BODY_TIMEOUT_MS", d.body_timeout)?,
+        client_max_connections: parse("CLIENT_MAX_CONNECTIONS", d.client_max_connections)?,
+        client_max_in_flight: parse("CLIENT_MAX_IN_FLIGHT", d.client_max_in_flight)?,
     })
 }
 

@@ -31,6 +31,8 @@ pub struct ServerSettings {
     pub port: u16,
     pub workers: usize,
     pub shutdown_timeout_secs: u64,
+    /// A connection that has not sent a full request head by then is answered 408 and closed.
+    pub header_timeout: Duration,
 }
 
 /// Where requests go and how failures there are handled.
@@ -71,6 +73,14 @@ pub struct LimitSettings {
     /// 0 disables the default per-client limit (routes may still set their own).
     pub rate_limit_per_minute: u32,
     pub rate_limit_burst: u32,
+    /// A request body that sends nothing for this long is answered 408.
+    pub body_idle_timeout: Duration,
+    /// A request body not complete after this long is answered 408.
+    pub body_timeout: Duration,
+    /// Open connections per client IP; 0 = unlimited.
+    pub client_max_connections: usize,
+    /// Requests being answered at once per client IP; 0 = unlimited.
+    pub client_max_in_flight: usize,
 }
 
 /// Headers the edge adds to every response.
@@ -97,6 +107,7 @@ impl Settings {
                     .map(|n| n.get())
                     .unwrap_or(2),
                 shutdown_timeout_secs: 30,
+                header_timeout: Duration::from_millis(5_000),
             },
             log_level: "info".into(),
             routes_file: PathBuf::from("routes.yaml"),
@@ -124,6 +135,11 @@ impl Settings {
                 body_limit_bytes: 1024 * 1024,
                 rate_limit_per_minute: 600,
                 rate_limit_burst: 600,
+                body_idle_timeout: Duration::from_millis(5_000),
+                body_timeout: Duration::from_millis(60_000),
+                // Generous: many players can share one carrier NAT address.
+                client_max_connections: 256,
+                client_max_in_flight: 128,
             },
             edge: EdgeSettings {
                 cors_allowed_origins: Vec::new(),

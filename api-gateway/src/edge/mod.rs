@@ -1,6 +1,7 @@
-//! Edge middleware wrapped around every request: request id, CORS, security headers, banner
-//! removal, the Swagger UI path guard, the access log line and request metrics.
+//! Edge middleware wrapped around every request: request id, per-client connection and
+//! in-flight caps, CORS, security headers, banner removal, the Swagger UI path guard, the access log line and request metrics.
 
+mod client_admission;
 mod cors;
 mod headers;
 mod own_paths;
@@ -41,7 +42,12 @@ pub async fn edge(
     let cors_origin = cors::allowed_origin(&req, &state.settings.edge.cors_allowed_origins);
 
     own_paths::head_as_get(&mut req);
-    let early = cors::preflight(&req, cors_origin.as_deref())
+    let (_in_flight, refused) = match client_admission::admit(&req, &state) {
+        Ok(slot) => (slot, None),
+        Err(refusal) => (None, Some(refusal.into_response(&state, &rid))),
+    };
+    let early = refused
+        .or_else(|| cors::preflight(&req, cors_origin.as_deref()))
         .or_else(|| own_paths::early_response(&req, &rid));
     let mut res = match early {
         Some(r) => req.into_response(r).map_into_boxed_body(),

@@ -36,6 +36,10 @@ pub enum GatewayError {
     },
     #[error("request body exceeds {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
+    #[error("the request body ended before it was complete")]
+    BodyIncomplete,
     #[error("upstream {upstream} is not configured")]
     UpstreamNotConfigured { upstream: String },
     #[error("{upstream} is unavailable (circuit open)")]
@@ -75,6 +79,8 @@ impl GatewayError {
             Forbidden { .. } => (StatusCode::FORBIDDEN, "FORBIDDEN"),
             RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS"),
             PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
+            BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "REQUEST_TIMEOUT"),
+            BodyIncomplete => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
             UpstreamNotConfigured { .. } | CircuitOpen { .. } | NoHealthyInstance { .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE")
             }
@@ -141,6 +147,14 @@ impl GatewayError {
             GatewayError::RateLimited { route, .. } => {
                 metrics.rate_limited.with_label_values(&[route]).inc()
             }
+            GatewayError::BodyTimeout => metrics
+                .client_faults
+                .with_label_values(&["body_timeout"])
+                .inc(),
+            GatewayError::BodyIncomplete => metrics
+                .client_faults
+                .with_label_values(&["body_incomplete"])
+                .inc(),
             GatewayError::CircuitOpen { upstream, .. } => upstream_error(upstream, "circuit_open"),
             GatewayError::NoHealthyInstance { upstream } => upstream_error(upstream, "no_instance"),
             GatewayError::UpstreamTimeout { upstream } => upstream_error(upstream, "timeout"),

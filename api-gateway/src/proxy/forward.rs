@@ -1,6 +1,7 @@
 //! Forwarding: the upstream's circuit, instance choice (round robin), connect retries on
-//! another instance, and streaming the request body under its limit.
+//! another instance, and streaming the request body under its limits.
 
+use super::body::BodyWatch;
 use super::error::GatewayError;
 use super::stages::BodyPlan;
 use crate::context::AccessInfo;
@@ -14,9 +15,7 @@ use actix_web::http::Method;
 use actix_web::HttpRequest;
 use awc::error::SendRequestError;
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
-use std::cell::Cell;
-use std::rc::Rc;
+use futures_util::Stream;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -92,6 +91,11 @@ impl Outgoing<'_> {
     }
 }
 
+enum Failure {
+    Client(GatewayError),
+    Upstream(SendRequestError),
+}
+
 pub async fn forward(
     client: &awc::Client,
     target: &Admitted,
@@ -108,7 +112,7 @@ pub async fn forward(
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
-    let exceeded = Rc::new(Cell::new(false));
+    let watch = BodyWatch::new();
     let mut payload = Some(payload);
     let mut tried: Vec<usize> = Vec::new();
     let mut last_connect_error: Option<String> = None;
@@ -136,11 +140,7 @@ pub async fn forward(
             .no_decompress();
         *up.headers_mut() = out.headers.clone();
         let sent = if out.body.has_body() {
-            let body = limited(
-                payload.take().expect("body sent once"),
-                out.body.limit,
-                &exceeded,
-            );
+            let body = watch.stream(payload.take().expect("body sent once"), out.body.limits);
             match out.body.content_length {
                 Some(n) if !out.body.chunked => up.send_body(SizedStream::new(n, body)).await,
                 _ => up.send_body(BodyStream::new(body)).await,
@@ -148,17 +148,21 @@ pub async fn forward(
         } else {
             up.send().await
         };
+        let sent = sent.map_err(|e| {
+            let timed_out = matches!(e, SendRequestError::Timeout);
+            match watch.client_fault(timed_out, &out.body.limits) {
+                Some(client_fault) => Failure::Client(client_fault),
+                None => Failure::Upstream(e),
+            }
+        });
         match sent {
             Ok(resp) => {
                 upstream.circuit.on_success();
                 return Ok(resp);
             }
-            Err(_) if exceeded.get() => {
-                return Err(GatewayError::PayloadTooLarge {
-                    limit: out.body.limit,
-                })
-            }
-            Err(SendRequestError::Connect(e)) => {
+            // The client's fault says nothing about the upstream: no ejection, no circuit.
+            Err(Failure::Client(e)) => return Err(e),
+            Err(Failure::Upstream(SendRequestError::Connect(e))) => {
                 inst.mark_down(upstream.cooloff);
                 upstream.circuit.on_failure();
                 metrics
@@ -173,13 +177,13 @@ pub async fn forward(
                 }
                 last_connect_error = Some(e.to_string());
             }
-            Err(SendRequestError::Timeout) => {
+            Err(Failure::Upstream(SendRequestError::Timeout)) => {
                 upstream.circuit.on_failure();
                 return Err(GatewayError::UpstreamTimeout {
                     upstream: upstream.name.clone(),
                 });
             }
-            Err(other) => {
+            Err(Failure::Upstream(other)) => {
                 upstream.circuit.on_failure();
                 return Err(GatewayError::UpstreamBroken {
                     upstream: upstream.name.clone(),
@@ -188,23 +192,4 @@ pub async fn forward(
             }
         }
     }
-}
-
-/// The client's body, cut off (and flagged) once it passes `limit` bytes.
-fn limited(
-    payload: Payload,
-    limit: usize,
-    exceeded: &Rc<Cell<bool>>,
-) -> impl Stream<Item = Result<Bytes, PayloadError>> + 'static {
-    let flag = exceeded.clone();
-    let mut seen: usize = 0;
-    payload.map(move |chunk| {
-        let b = chunk?;
-        seen += b.len();
-        if seen > limit {
-            flag.set(true);
-            return Err(PayloadError::Overflow);
-        }
-        Ok(b)
-    })
 }

@@ -1,7 +1,8 @@
 //! The reverse proxy, as named stages: match route -> authenticate -> authorize -> rate-limit
-//! -> admit body -> forward -> respond. Every stage returns `GatewayError`, turned into
+//! -> admit body -> forward (watching the body) -> respond. Every stage returns `GatewayError`, turned into
 //! problem+json in one place (`error`).
 
+mod body;
 mod error;
 mod forward;
 mod headers;
@@ -14,6 +15,7 @@ use crate::app::AppState;
 use crate::context::{AccessInfo, RequestContext};
 use crate::domain::RequestId;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use body::BodyLimits;
 use forward::Outgoing;
 
 pub async fn proxy(
@@ -64,11 +66,14 @@ async fn run(
         peer_ip.as_deref(),
     )?;
     let settings = &state.settings;
+    let limits = &settings.limits;
     let body = stages::admit_body(
         req,
-        route
-            .body_limit_bytes
-            .unwrap_or(settings.limits.body_limit_bytes),
+        BodyLimits {
+            max_bytes: route.body_limit_bytes.unwrap_or(limits.body_limit_bytes),
+            idle: limits.body_idle_timeout,
+            total: limits.body_timeout,
+        },
     )?;
     let target = forward::admit(&state.upstreams, &route.upstream)?;
     info.upstream = Some(target.upstream.name.clone());

@@ -1,6 +1,7 @@
 //! The stages before forwarding: match route -> authenticate -> authorize -> rate-limit ->
 //! admit the body. Each either lets the request on or returns the `GatewayError` that ends it.
 
+use super::body::BodyLimits;
 use super::error::GatewayError;
 use crate::auth::{bearer_token, Identity, Verifier};
 use crate::domain::{Access, Route, RouteMatch, RouteTable};
@@ -106,7 +107,7 @@ pub fn rate_limit(
 /// How the request body will be sent, known from the headers alone.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyPlan {
-    pub limit: usize,
+    pub limits: BodyLimits,
     pub content_length: Option<u64>,
     pub chunked: bool,
 }
@@ -119,7 +120,8 @@ impl BodyPlan {
 
 /// A declared `Content-Length` over the limit is refused before the upstream is contacted;
 /// chunked bodies are counted while streaming.
-pub fn admit_body(req: &HttpRequest, limit: usize) -> Result<BodyPlan, GatewayError> {
+pub fn admit_body(req: &HttpRequest, limits: BodyLimits) -> Result<BodyPlan, GatewayError> {
+    let limit = limits.max_bytes;
     let content_length: Option<u64> = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -129,7 +131,7 @@ pub fn admit_body(req: &HttpRequest, limit: usize) -> Result<BodyPlan, GatewayEr
         return Err(GatewayError::PayloadTooLarge { limit });
     }
     Ok(BodyPlan {
-        limit,
+        limits,
         content_length,
         chunked: req.headers().contains_key(header::TRANSFER_ENCODING),
     })

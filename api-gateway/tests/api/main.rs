@@ -7,3 +7,4 @@ mod limits;
 mod methods;
 mod resilience;
 mod routing;
+mod slow_clients;
