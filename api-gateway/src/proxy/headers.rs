@@ -4,6 +4,7 @@ use crate::auth::Identity;
 use crate::domain::{is_valid_traceparent, new_traceparent};
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::HttpRequest;
+use std::net::IpAddr;
 
 static X_USER_ID: HeaderName = HeaderName::from_static("x-user-id");
 static X_USER_ROLES: HeaderName = HeaderName::from_static("x-user-roles");
@@ -12,6 +13,7 @@ static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 
 /// RFC 9110 §7.6.1 connection-specific fields plus the de-facto `Proxy-*`/`Keep-Alive` ones.
 fn is_hop_by_hop(name: &HeaderName) -> bool {
@@ -71,7 +73,7 @@ pub fn upstream_headers(
     req: &HttpRequest,
     request_id: &str,
     identity: Option<&Identity>,
-    peer_ip: Option<&str>,
+    peer_ip: Option<IpAddr>,
 ) -> HeaderMap {
     let incoming = req.headers();
     let listed = connection_listed(incoming);
@@ -93,31 +95,12 @@ pub fn upstream_headers(
     if let Ok(v) = HeaderValue::from_str(&tp) {
         h.insert(TRACEPARENT.clone(), v);
     }
-    let prior: Vec<&str> = incoming
-        .get_all(&X_FORWARDED_FOR)
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let mut xff = prior.join(", ");
-    if let Some(ip) = peer_ip {
-        if !xff.is_empty() {
-            xff.push_str(", ");
-        }
-        xff.push_str(ip);
-    }
-    if let Ok(v) = HeaderValue::from_str(&xff) {
-        if !xff.is_empty() {
-            h.insert(X_FORWARDED_FOR.clone(), v);
-        }
-    }
     let proto = if req.app_config().secure() {
         "https"
     } else {
         "http"
     };
-    h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
-    if let Some(host) = incoming.get(header::HOST) {
-        h.insert(X_FORWARDED_HOST.clone(), host.clone());
-    }
+    set_forwarded(&mut h, peer_ip, proto, incoming.get(header::HOST));
     if let Some(id) = identity {
         if let Ok(v) = HeaderValue::from_str(&id.user_id) {
             h.insert(X_USER_ID.clone(), v);
@@ -127,6 +110,42 @@ pub fn upstream_headers(
         }
     }
     h
+}
+
+/// The client as this gateway saw it. What the client sent in these headers was dropped: a
+/// client can write anything there, and an upstream that trusts the gateway must get the peer
+/// address, not an appended chain that starts with the client's claim.
+fn set_forwarded(
+    h: &mut HeaderMap,
+    peer: Option<IpAddr>,
+    proto: &'static str,
+    host: Option<&HeaderValue>,
+) {
+    let mut forwarded = String::new();
+    if let Some(ip) = peer {
+        if let Ok(v) = HeaderValue::from_str(&ip.to_string()) {
+            h.insert(X_FORWARDED_FOR.clone(), v);
+        }
+        // RFC 7239: an IPv6 node is quoted and bracketed.
+        forwarded = match ip {
+            IpAddr::V4(v4) => format!("for={v4}"),
+            IpAddr::V6(v6) => format!("for=\"[{v6}]\""),
+        };
+        forwarded.push(';');
+    }
+    forwarded.push_str("proto=");
+    forwarded.push_str(proto);
+    h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
+    if let Some(host) = host {
+        h.insert(X_FORWARDED_HOST.clone(), host.clone());
+        let quotable = host.to_str().ok().filter(|v| !v.contains(['"', '\\']));
+        if let Some(v) = quotable {
+            forwarded.push_str(&format!(";host=\"{v}\""));
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&forwarded) {
+        h.insert(FORWARDED.clone(), v);
+    }
 }
 
 #[cfg(test)]
@@ -172,5 +191,27 @@ mod tests {
             &HeaderName::from_static("location"),
             &[]
         ));
+    }
+
+    #[test]
+    fn forwarded_names_the_peer_only_with_ipv6_quoted() {
+        let mut h = HeaderMap::new();
+        let host = HeaderValue::from_static("gw.example.com");
+        set_forwarded(
+            &mut h,
+            Some("2001:db8::1".parse().unwrap()),
+            "https",
+            Some(&host),
+        );
+        assert_eq!(h.get("x-forwarded-for").unwrap(), "2001:db8::1");
+        assert_eq!(
+            h.get("forwarded").unwrap(),
+            "for=\"[2001:db8::1]\";proto=https;host=\"gw.example.com\""
+        );
+        let mut h = HeaderMap::new();
+        let odd = HeaderValue::from_static("a\"b");
+        set_forwarded(&mut h, None, "http", Some(&odd));
+        assert!(h.get("x-forwarded-for").is_none());
+        assert_eq!(h.get("forwarded").unwrap(), "proto=http");
     }
 }

@@ -58,7 +58,8 @@ async fn run(
         info.user_id = Some(id.user_id.clone());
         stages::authorize(route, id)?;
     }
-    let peer_ip = req.peer_addr().map(|a| a.ip().to_string());
+    let peer = req.peer_addr().map(|a| a.ip());
+    let peer_ip = peer.map(|ip| ip.to_string());
     let quota = stages::rate_limit(
         &state.limits,
         route,
@@ -79,12 +80,7 @@ async fn run(
     info.upstream = Some(target.upstream.name.clone());
     let out = Outgoing {
         req,
-        headers: headers::upstream_headers(
-            req,
-            request_id,
-            identity.as_deref(),
-            peer_ip.as_deref(),
-        ),
+        headers: headers::upstream_headers(req, request_id, identity.as_deref(), peer),
         timeout: route.timeout.unwrap_or(settings.upstreams.timeout),
         retry_attempts: settings.upstreams.retry_attempts,
         body,
