@@ -4,8 +4,11 @@
 //! according to a route table, verifies bearer tokens at the edge, enforces coarse role rules,
 //! rate limits, and forwards a trustworthy identity to the upstreams.
 
+pub mod app;
 pub mod auth;
+pub mod client_limits;
 pub mod configuration;
+pub mod context;
 pub mod domain;
 pub mod edge;
 pub mod metrics;

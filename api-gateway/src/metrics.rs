@@ -14,6 +14,7 @@ pub struct Metrics {
     pub healthy_instances: IntGaugeVec,
     pub rate_limited: IntCounterVec,
     pub auth_failures: IntCounterVec,
+    pub client_faults: IntCounterVec,
 }
 
 impl Metrics {
@@ -79,6 +80,14 @@ impl Metrics {
             &["reason"],
         )
         .expect("metric");
+        let client_faults = IntCounterVec::new(
+            Opts::new(
+                "gateway_client_faults_total",
+                "Requests ended by the client's own fault (body_timeout, body_incomplete, connection_limit, in_flight_limit)",
+            ),
+            &["kind"],
+        )
+        .expect("metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -87,6 +96,7 @@ impl Metrics {
             Box::new(healthy_instances.clone()),
             Box::new(rate_limited.clone()),
             Box::new(auth_failures.clone()),
+            Box::new(client_faults.clone()),
         ] {
             registry.register(c).expect("register metric");
         }
@@ -99,6 +109,7 @@ impl Metrics {
             healthy_instances,
             rate_limited,
             auth_failures,
+            client_faults,
         }
     }
 

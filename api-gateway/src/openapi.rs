@@ -135,8 +135,10 @@ pub fn describe_gateway_responses(doc: &mut Value) {
         ),
     ];
     for (path, responses) in described {
-        if let Some(op) = doc.pointer_mut(&format!("/paths/{}/get", path.replace('/', "~1"))) {
-            if let Some(o) = op.as_object_mut() {
+        // HEAD answers with GET's status and headers.
+        for method in ["get", "head"] {
+            let pointer = format!("/paths/{}/{method}", path.replace('/', "~1"));
+            if let Some(o) = doc.pointer_mut(&pointer).and_then(Value::as_object_mut) {
                 o.insert("responses".into(), responses.clone());
             }
         }

@@ -56,26 +56,11 @@ impl Problem {
         self
     }
 
-    pub fn route_not_found(path: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "ROUTE_NOT_FOUND",
-            format!("no route for {path}"),
-        )
-    }
-
     pub fn method_not_allowed(method: &str, path: &str) -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "METHOD_NOT_ALLOWED",
             format!("{method} is not allowed on {path}"),
-        )
-    }
-
-    pub fn unauthenticated(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", detail).header(
-            actix_web::http::header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer"),
         )
     }
 
@@ -89,12 +74,4 @@ impl Problem {
         let body = serde_json::to_vec(&self).unwrap_or_default();
         builder.body(body)
     }
-}
-
-/// Answers 405 problem+json for a resource's unsupported methods.
-pub async fn method_not_allowed(req: actix_web::HttpRequest) -> HttpResponse {
-    let rid = crate::edge::request_id(&req);
-    Problem::method_not_allowed(req.method().as_str(), req.path())
-        .request_id(rid.as_deref())
-        .into_response()
 }

@@ -1,88 +1,17 @@
 //! Builds the application (state, background tasks, HTTP server) and runs it.
 
-use crate::auth::{Denylist, Verifier};
-use crate::configuration::{upstream_env_name, Settings};
-use crate::domain::route_table::RateLimitSpec;
-use crate::domain::RouteTable;
-use crate::metrics::Metrics;
-use crate::openapi::OpenApiAggregator;
-use crate::problem::method_not_allowed;
-use crate::ratelimit::RateLimits;
-use crate::upstream::{Circuit, Upstream, Upstreams};
+use crate::app::AppState;
+use crate::configuration::Settings;
 use crate::{edge, openapi, proxy, revocation, routes};
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::http::header::HeaderValue;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
-use paperclip::actix::{web as pweb, OpenApiExt};
+use paperclip::actix::OpenApiExt;
 use slog::Logger;
-use std::collections::BTreeMap;
 use std::net::TcpListener;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-pub struct AppState {
-    pub settings: Settings,
-    pub table: RouteTable,
-    pub upstreams: Upstreams,
-    pub verifier: Arc<Verifier>,
-    pub limits: RateLimits,
-    pub metrics: Metrics,
-    pub logger: Logger,
-    pub openapi: Arc<OpenApiAggregator>,
-    pub revocation_feed_up: Arc<AtomicBool>,
-    pub hsts: HeaderValue,
-}
-
-/// Reads and validates the route table, checking every upstream it names has instances.
-pub fn load_route_table(settings: &Settings) -> anyhow::Result<RouteTable> {
-    let path = &settings.routes_file;
-    let source = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read route table {} (ROUTES_FILE)", path.display()))?;
-    let origin = path.display().to_string();
-    let has_instances = |name: &str| {
-        settings
-            .upstream_instances(name)
-            .is_some_and(|v| !v.is_empty())
-    };
-    Ok(RouteTable::from_yaml(&source, &origin, &has_instances)?)
-}
-
-fn build_upstreams(settings: &Settings, table: &RouteTable) -> anyhow::Result<Upstreams> {
-    let mut map = BTreeMap::new();
-    for name in table.upstream_names() {
-        let urls = settings.upstream_instances(&name).unwrap_or_default();
-        for u in &urls {
-            let uri: awc::http::Uri = u
-                .parse()
-                .with_context(|| format!("{}: {u:?} is not a URL", upstream_env_name(&name)))?;
-            let scheme_ok = matches!(uri.scheme_str(), Some("http") | Some("https"));
-            if !scheme_ok || uri.authority().is_none() {
-                anyhow::bail!(
-                    "{}: {u:?} must be an http(s) base URL such as http://127.0.0.1:3001",
-                    upstream_env_name(&name)
-                );
-            }
-        }
-        let circuit = Circuit::new(
-            settings.circuit_failure_threshold,
-            settings.circuit_open_duration,
-        );
-        map.insert(
-            name.clone(),
-            Arc::new(Upstream::new(
-                &name,
-                urls,
-                circuit,
-                settings.instance_cooloff,
-            )),
-        );
-    }
-    Ok(Upstreams(Arc::new(map)))
-}
 
 pub struct Application {
     port: u16,
@@ -93,96 +22,14 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings, logger: Logger) -> anyhow::Result<Self> {
-        let table = load_route_table(&settings)?;
-        let upstreams = build_upstreams(&settings, &table)?;
-        let denylist = Arc::new(Denylist::default());
-        let auth_base = settings.auth_base_url();
-        let verifier = Arc::new(Verifier::new(
-            &auth_base,
-            &settings.jwt_issuer,
-            &settings.jwt_audience,
-            settings.jwks_refetch_min_interval,
-            denylist.clone(),
-        ));
-        let limits = RateLimits::new(
-            RateLimitSpec {
-                per_minute: settings.rate_limit_per_minute,
-                burst: Some(settings.rate_limit_burst),
-            },
-            &table,
-        );
-        let hsts = HeaderValue::from_str(&format!(
-            "max-age={}; includeSubDomains",
-            settings.hsts_max_age_secs
-        ))?;
-        let state = web::Data::new(AppState {
-            settings: settings.clone(),
-            table,
-            upstreams: upstreams.clone(),
-            verifier: verifier.clone(),
-            limits,
-            metrics: Metrics::new(),
-            logger: logger.clone(),
-            openapi: Arc::new(OpenApiAggregator::new()),
-            revocation_feed_up: Arc::new(AtomicBool::new(false)),
-            hsts,
-        });
-
+        let state = web::Data::new(AppState::build(settings, logger)?);
         let cancel = CancellationToken::new();
-        tokio::spawn(crate::auth::run_jwks_refresher(
-            verifier.clone(),
-            logger.clone(),
-            cancel.clone(),
-        ));
-        tokio::spawn(revocation::run_sync_loop(
-            auth_base.clone(),
-            denylist.clone(),
-            settings.revocation_sync_interval,
-            logger.clone(),
-            cancel.clone(),
-        ));
-        tokio::spawn(revocation::run_amqp_supervisor(
-            settings.amqp_url.clone(),
-            settings.auth_events_exchange.clone(),
-            denylist.clone(),
-            state.revocation_feed_up.clone(),
-            logger.clone(),
-            cancel.clone(),
-        ));
-        if let Some(interval) = settings.health_check_interval {
-            tokio::spawn(crate::upstream::run_health_probes(
-                upstreams.clone(),
-                interval,
-                cancel.clone(),
-            ));
-        }
-        tokio::spawn(openapi::run_refresher(
-            state.openapi.clone(),
-            upstreams.clone(),
-            settings.openapi_refresh_interval,
-            cancel.clone(),
-        ));
-        {
-            let state = state.clone();
-            let cancel = cancel.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(60));
-                loop {
-                    tokio::select! {
-                        _ = cancel.cancelled() => return,
-                        _ = tick.tick() => {
-                            state.limits.retain_recent();
-                            state.verifier.denylist.purge_expired(chrono::Utc::now().timestamp());
-                        }
-                    }
-                }
-            });
-        }
-
-        let listener = TcpListener::bind((settings.host.as_str(), settings.port))
-            .with_context(|| format!("cannot bind {}:{}", settings.host, settings.port))?;
+        spawn_background_tasks(&state, &cancel);
+        let s = &state.settings.server;
+        let listener = TcpListener::bind((s.host.as_str(), s.port))
+            .with_context(|| format!("cannot bind {}:{}", s.host, s.port))?;
         let port = listener.local_addr()?.port();
-        let server = run(listener, state.clone(), &settings)?;
+        let server = run(listener, state.clone())?;
         Ok(Application {
             port,
             server,
@@ -212,12 +59,65 @@ impl Application {
     }
 }
 
-fn run(
-    listener: TcpListener,
-    state: web::Data<AppState>,
-    settings: &Settings,
-) -> anyhow::Result<Server> {
-    let connect_timeout = settings.connect_timeout;
+/// JWKS refresher, revocation sync and feed, health probes, OpenAPI refresher and the
+/// housekeeping of in-memory tables; all stop with `cancel`.
+fn spawn_background_tasks(state: &web::Data<AppState>, cancel: &CancellationToken) {
+    let settings = &state.settings;
+    let logger = &state.logger;
+    let denylist = state.verifier.denylist.clone();
+    tokio::spawn(crate::auth::run_jwks_refresher(
+        state.verifier.clone(),
+        logger.clone(),
+        cancel.clone(),
+    ));
+    tokio::spawn(revocation::run_sync_loop(
+        settings.auth_base_url(),
+        denylist.clone(),
+        settings.auth.revocation_sync_interval,
+        logger.clone(),
+        cancel.clone(),
+    ));
+    tokio::spawn(revocation::run_amqp_supervisor(
+        settings.auth.amqp_url.clone(),
+        settings.auth.events_exchange.clone(),
+        denylist,
+        state.revocation_feed_up.clone(),
+        logger.clone(),
+        cancel.clone(),
+    ));
+    if let Some(interval) = settings.upstreams.health_check_interval {
+        tokio::spawn(crate::upstream::run_health_probes(
+            state.upstreams.clone(),
+            interval,
+            cancel.clone(),
+        ));
+    }
+    tokio::spawn(openapi::run_refresher(
+        state.openapi.clone(),
+        state.upstreams.clone(),
+        settings.upstreams.openapi_refresh_interval,
+        cancel.clone(),
+    ));
+    let state = state.clone();
+    let cancel = cancel.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tick.tick() => {
+                    state.limits.retain_recent();
+                    state.verifier.denylist.purge_expired(chrono::Utc::now().timestamp());
+                }
+            }
+        }
+    });
+}
+
+fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
+    let server_settings = state.settings.server.clone();
+    let connect_timeout = state.settings.upstreams.connect_timeout;
+    let client_limits = state.client_limits.clone();
     let server = HttpServer::new(move || {
         // awc's client is !Send: one per worker, each with its own keep-alive pool.
         let client = awc::Client::builder()
@@ -232,21 +132,7 @@ fn run(
             .app_data(web::Data::new(client))
             .app_data(web::PayloadConfig::new(usize::MAX))
             .wrap_api()
-            .service(
-                pweb::resource("/healthz")
-                    .route(pweb::get().to(routes::healthz))
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                pweb::resource("/readyz")
-                    .route(pweb::get().to(routes::readyz))
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                pweb::resource("/metrics")
-                    .route(pweb::get().to(routes::metrics))
-                    .default_service(web::to(method_not_allowed)),
-            )
+            .configure(routes::config)
             .with_raw_json_spec_v3(move |app, mut spec| {
                 openapi::describe_gateway_responses(&mut spec);
                 *openapi_slot.gateway_doc.write().expect("lock") = Some(spec);
@@ -259,8 +145,16 @@ fn run(
             .default_service(web::to(proxy::proxy))
             .wrap(from_fn(edge::edge))
     })
-    .workers(settings.workers)
-    .shutdown_timeout(settings.shutdown_timeout_secs)
+    .on_connect(move |conn, data| {
+        if let Some(sock) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+            if let Ok(peer) = sock.peer_addr() {
+                data.insert(client_limits.connect(peer.ip()));
+            }
+        }
+    })
+    .client_request_timeout(server_settings.header_timeout)
+    .workers(server_settings.workers)
+    .shutdown_timeout(server_settings.shutdown_timeout_secs)
     .listen(listener)?
     .run();
     Ok(server)

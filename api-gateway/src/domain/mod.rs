@@ -33,6 +33,20 @@ impl fmt::Display for Role {
     }
 }
 
+/// Upstream name -> the variable listing its instances: `game-event-service` ->
+/// `UPSTREAM_GAME_EVENT_SERVICE`. Part of the route table's contract, so its errors can name it.
+pub fn upstream_env_name(upstream: &str) -> String {
+    let mut s = String::from("UPSTREAM_");
+    for c in upstream.chars() {
+        if c.is_ascii_alphanumeric() {
+            s.push(c.to_ascii_uppercase());
+        } else {
+            s.push('_');
+        }
+    }
+    s
+}
+
 /// A request id as accepted on the wire: 1..=128 chars of `[A-Za-z0-9._-]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(String);

@@ -1,10 +1,16 @@
+use crate::app::AppState;
+use crate::context::request_id;
 use crate::problem::Problem;
-use crate::startup::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use paperclip::actix::api_v2_operation;
+use paperclip::actix::{api_v2_operation, web as pweb};
 use serde_json::{json, Map, Value};
 use std::sync::atomic::Ordering;
+
+pub fn config(cfg: &mut pweb::ServiceConfig) {
+    cfg.service(super::get_resource!("/healthz", healthz))
+        .service(super::get_resource!("/readyz", readyz));
+}
 
 /// Liveness: the process is up and serving.
 #[api_v2_operation(summary = "Liveness probe", tags(Probes))]
@@ -54,7 +60,7 @@ pub async fn readyz(
     if failing.is_empty() {
         return Ok(HttpResponse::Ok().json(json!({"status": "ready", "checks": checks})));
     }
-    let rid = crate::edge::request_id(&req);
+    let rid = request_id(&req);
     Ok(Problem::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "SERVICE_UNAVAILABLE",

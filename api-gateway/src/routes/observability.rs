@@ -1,6 +1,10 @@
-use crate::startup::AppState;
+use crate::app::AppState;
 use actix_web::{web, HttpResponse};
-use paperclip::actix::api_v2_operation;
+use paperclip::actix::{api_v2_operation, web as pweb};
+
+pub fn config(cfg: &mut pweb::ServiceConfig) {
+    cfg.service(super::get_resource!("/metrics", metrics));
+}
 
 /// Prometheus text exposition.
 #[api_v2_operation(summary = "Prometheus metrics", tags(Probes))]

@@ -169,7 +169,8 @@ async fn tokens_of_sessions_revoked_before_start_are_refused_via_sync() {
 
 #[tokio::test]
 async fn a_logged_out_token_is_refused_within_a_second_of_session_revoked() {
-    let app = spawn_app_with(|s, _| s.amqp_url = secrecy::SecretString::from(amqp_url())).await;
+    let app =
+        spawn_app_with(|s, _| s.auth.amqp_url = secrecy::SecretString::from(amqp_url())).await;
     let claims = app.keys.claims("u-logout", &["USER"]);
     let sid = claims["sid"].as_str().unwrap().to_owned();
     let token = app.keys.sign(&claims, &app.keys.kid, "at+jwt");
@@ -186,7 +187,7 @@ async fn a_logged_out_token_is_refused_within_a_second_of_session_revoked() {
         .await
         .unwrap();
     let ch = conn.open_channel(None).await.unwrap();
-    let exchange = app.settings.auth_events_exchange.clone();
+    let exchange = app.settings.auth.events_exchange.clone();
     let body = json!({
         "messageId": uuid::Uuid::now_v7().to_string(), "userId": "u-logout", "sessionId": sid,
         "jti": null, "reason": "LOGOUT", "revokedAt": chrono::Utc::now().to_rfc3339(),
@@ -228,7 +229,8 @@ async fn a_logged_out_token_is_refused_within_a_second_of_session_revoked() {
 
 #[tokio::test]
 async fn a_rotated_key_is_fetched_on_unknown_kid_at_a_bounded_rate() {
-    let app = spawn_app_with(|s, _| s.jwks_refetch_min_interval = Duration::from_millis(700)).await;
+    let app =
+        spawn_app_with(|s, _| s.auth.jwks_refetch_min_interval = Duration::from_millis(700)).await;
     let fetches_at_start = app
         .auth
         .state

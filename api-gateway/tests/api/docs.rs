@@ -122,9 +122,10 @@ async fn security_headers_are_present_on_proxied_and_own_responses() {
 
 #[tokio::test]
 async fn cors_is_configurable() {
-    let app =
-        spawn_app_with(|s, _| s.cors_allowed_origins = vec!["https://console.example.com".into()])
-            .await;
+    let app = spawn_app_with(|s, _| {
+        s.edge.cors_allowed_origins = vec!["https://console.example.com".into()]
+    })
+    .await;
     let r = app
         .http
         .request(reqwest::Method::OPTIONS, app.url("/events"))

@@ -27,8 +27,9 @@ async fn readyz_is_200_when_every_upstream_has_an_instance() {
 async fn readyz_is_503_naming_the_upstream_without_a_healthy_instance() {
     let app = spawn_app_with(|s, _| {
         s.upstreams
+            .instances
             .insert("game-event-service".into(), closed_port_url());
-        s.health_check_interval = Some(Duration::from_millis(100));
+        s.upstreams.health_check_interval = Some(Duration::from_millis(100));
     })
     .await;
     let ok = wait_until(Duration::from_secs(5), || async {
@@ -109,7 +110,7 @@ async fn graceful_shutdown_finishes_the_in_flight_request() {
 #[tokio::test]
 async fn readiness_recovers_when_the_upstream_comes_back() {
     let app = crate::helpers::spawn_app_with(|s, _| {
-        s.health_check_interval = Some(Duration::from_millis(100));
+        s.upstreams.health_check_interval = Some(Duration::from_millis(100));
     })
     .await;
     let port = app.game.port();

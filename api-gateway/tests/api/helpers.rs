@@ -3,8 +3,9 @@
 
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use api_gateway::app::AppState;
 use api_gateway::configuration::Settings;
-use api_gateway::startup::{AppState, Application};
+use api_gateway::startup::Application;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -332,20 +333,22 @@ pub async fn fixture() -> Fixture {
 
 pub fn base_settings(fx: &Fixture) -> Settings {
     let mut s = Settings::defaults();
-    s.port = 0;
-    s.workers = 2;
+    s.server.port = 0;
+    s.server.workers = 2;
     s.routes_file = default_routes_file();
     s.upstreams
+        .instances
         .insert("auth-service".into(), fx.auth.url.clone());
     s.upstreams
+        .instances
         .insert("game-event-service".into(), fx.game.url.clone());
-    s.auth_service_url = Some(fx.auth.url.clone());
+    s.auth.service_url = Some(fx.auth.url.clone());
     // Only the test about the RabbitMQ feed talks to the real broker (and deletes its exchange);
     // everywhere else the feed just retries against a closed port, leaving nothing behind.
-    s.amqp_url = secrecy::SecretString::from("amqp://guest:guest@127.0.0.1:1/%2f");
-    s.auth_events_exchange = format!("test.auth.events.{}", uuid::Uuid::new_v4());
-    s.health_check_interval = None;
-    s.shutdown_timeout_secs = 5;
+    s.auth.amqp_url = secrecy::SecretString::from("amqp://guest:guest@127.0.0.1:1/%2f");
+    s.auth.events_exchange = format!("test.auth.events.{}", uuid::Uuid::new_v4());
+    s.upstreams.health_check_interval = None;
+    s.server.shutdown_timeout_secs = 5;
     s
 }
 

@@ -86,12 +86,18 @@ async fn forwarded_headers_are_set() {
         .get(app.url("/events"))
         .bearer_auth(&t)
         .header("X-Forwarded-For", "203.0.113.7")
+        .header("Forwarded", "for=203.0.113.7")
         .header("X-Forwarded-Proto", "gopher")
         .send()
         .await
         .unwrap();
     let b: Value = r.json().await.unwrap();
-    assert_eq!(b["headers"]["x-forwarded-for"], "203.0.113.7, 127.0.0.1");
+    // Overwritten with the peer, never appended to what the client claimed.
+    assert_eq!(b["headers"]["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(
+        b["headers"]["forwarded"],
+        format!("for=127.0.0.1;proto=http;host=\"127.0.0.1:{}\"", app.port)
+    );
     assert_eq!(b["headers"]["x-forwarded-proto"], "http");
     assert_eq!(
         b["headers"]["x-forwarded-host"],

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 #[tokio::test]
 async fn bodies_over_the_limit_are_413_whether_sized_or_streamed() {
-    let app = spawn_app_with(|s, _| s.body_limit_bytes = 1024).await;
+    let app = spawn_app_with(|s, _| s.limits.body_limit_bytes = 1024).await;
     let t = app.token(&["USER"]);
     let r = app
         .http
@@ -47,7 +47,7 @@ async fn bodies_over_the_limit_are_413_whether_sized_or_streamed() {
 
 #[tokio::test]
 async fn a_large_streamed_body_passes_intact() {
-    let app = spawn_app_with(|s, _| s.body_limit_bytes = 32 * 1024 * 1024).await;
+    let app = spawn_app_with(|s, _| s.limits.body_limit_bytes = 32 * 1024 * 1024).await;
     let t = app.token(&["ADMIN"]);
     let mut hasher = Sha256::new();
     let chunks: Vec<Vec<u8>> = (0..160u32)
@@ -94,8 +94,8 @@ async fn per_route_body_limit_override_applies() {
 #[tokio::test]
 async fn per_client_rate_limit_answers_429_with_retry_after() {
     let app = spawn_app_with(|s, _| {
-        s.rate_limit_per_minute = 60;
-        s.rate_limit_burst = 3;
+        s.limits.rate_limit_per_minute = 60;
+        s.limits.rate_limit_burst = 3;
     })
     .await;
     let alice = app.token(&["USER"]);

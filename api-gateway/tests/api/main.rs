@@ -4,5 +4,7 @@ mod health;
 mod helpers;
 mod identity;
 mod limits;
+mod methods;
 mod resilience;
 mod routing;
+mod slow_clients;

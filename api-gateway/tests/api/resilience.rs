@@ -15,6 +15,7 @@ async fn code(r: reqwest::Response) -> (u16, String) {
 async fn closed_port_is_502_then_fast_503_while_the_instance_cools_off() {
     let app = spawn_app_with(|s, _| {
         s.upstreams
+            .instances
             .insert("game-event-service".into(), closed_port_url());
     })
     .await;
@@ -36,10 +37,11 @@ async fn closed_port_is_502_then_fast_503_while_the_instance_cools_off() {
 async fn circuit_opens_after_repeated_failures_and_answers_503_fast() {
     let app = spawn_app_with(|s, _| {
         s.upstreams
+            .instances
             .insert("game-event-service".into(), closed_port_url());
-        s.instance_cooloff = Duration::ZERO;
-        s.circuit_failure_threshold = 2;
-        s.circuit_open_duration = Duration::from_secs(30);
+        s.upstreams.instance_cooloff = Duration::ZERO;
+        s.upstreams.circuit_failure_threshold = 2;
+        s.upstreams.circuit_open_duration = Duration::from_secs(30);
     })
     .await;
     let t = app.token(&["USER"]);
@@ -62,7 +64,7 @@ async fn slow_upstream_is_504_at_the_route_timeout() {
     );
     let app = spawn_app_with(move |s, _| {
         s.routes_file = routes;
-        s.upstream_timeout = Duration::from_millis(600);
+        s.upstreams.timeout = Duration::from_millis(600);
     })
     .await;
     let started = Instant::now();
@@ -99,7 +101,7 @@ async fn requests_are_balanced_across_two_instances() {
     let fx = fixture().await;
     let second = TestUpstream::start("game-event-service", fx.keys.clone(), game_openapi()).await;
     let mut s = base_settings(&fx);
-    s.upstreams.insert(
+    s.upstreams.instances.insert(
         "game-event-service".into(),
         format!("{},{}", fx.game.url, second.url),
     );
@@ -116,7 +118,7 @@ async fn requests_are_balanced_across_two_instances() {
 async fn a_dead_instance_is_skipped_and_idempotent_requests_retry() {
     let fx = fixture().await;
     let mut s = base_settings(&fx);
-    s.upstreams.insert(
+    s.upstreams.instances.insert(
         "game-event-service".into(),
         format!("{},{}", closed_port_url(), fx.game.url),
     );
