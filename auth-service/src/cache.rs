@@ -1,5 +1,6 @@
 //! Redis: only data that may be lost lives here (login attempt counters).
 
+use crate::configuration::ThrottleSettings;
 use deadpool_redis::{Config, Pool, Runtime};
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
@@ -84,12 +85,12 @@ pub struct LoginThrottle {
 }
 
 impl LoginThrottle {
-    pub fn new(redis: Redis, max_per_account: u32, max_per_ip: u32, window_seconds: u64) -> Self {
+    pub fn new(redis: Redis, limits: &ThrottleSettings) -> Self {
         Self {
             redis,
-            max_per_account,
-            max_per_ip,
-            window_seconds,
+            max_per_account: limits.max_per_account,
+            max_per_ip: limits.max_per_ip,
+            window_seconds: limits.window_seconds,
         }
     }
 

@@ -7,22 +7,29 @@ use std::str::FromStr;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
-    pub app: AppSettings,
+    pub http: HttpSettings,
+    pub log_level: String,
     pub mongodb: MongoSettings,
     pub redis: RedisSettings,
     pub amqp: AmqpSettings,
     pub jwt: JwtSettings,
-    pub auth: AuthSettings,
+    pub passwords: PasswordSettings,
+    pub throttle: ThrottleSettings,
+    pub proxies: ProxySettings,
     pub bootstrap_admin: Option<BootstrapAdmin>,
 }
 
 #[derive(Clone, Debug)]
-pub struct AppSettings {
+pub struct HttpSettings {
     pub host: String,
     pub port: u16,
-    pub log_level: String,
     /// How long graceful shutdown waits for in-flight requests before giving up.
     pub shutdown_timeout_seconds: u64,
+}
+
+/// Who may tell us the client's address (login throttling).
+#[derive(Clone, Debug)]
+pub struct ProxySettings {
     /// Only behind a trusted proxy (the gateway) may `X-Forwarded-For` name the client.
     pub trust_forwarded_for: bool,
 }
@@ -58,11 +65,16 @@ pub struct JwtSettings {
 }
 
 #[derive(Clone, Debug)]
-pub struct AuthSettings {
+pub struct PasswordSettings {
     pub bcrypt_cost: u32,
-    pub login_max_failures: u32,
-    pub login_max_failures_per_ip: u32,
-    pub login_failure_window_seconds: u64,
+}
+
+/// Login attempt budgets (Redis counters).
+#[derive(Clone, Debug)]
+pub struct ThrottleSettings {
+    pub max_per_account: u32,
+    pub max_per_ip: u32,
+    pub window_seconds: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -140,11 +152,13 @@ impl Settings {
             return Err(ConfigError("ACCESS_TOKEN_TTL_SECONDS must be > 0".into()));
         }
         Ok(Settings {
-            app: AppSettings {
+            http: HttpSettings {
                 host: env.str("APP_HOST", "127.0.0.1"),
                 port: env.parse("APP_PORT", 3001)?,
-                log_level: env.str("LOG_LEVEL", "info"),
                 shutdown_timeout_seconds: env.parse("SHUTDOWN_TIMEOUT_SECONDS", 30)?,
+            },
+            log_level: env.str("LOG_LEVEL", "info"),
+            proxies: ProxySettings {
                 trust_forwarded_for: env.bool("TRUST_FORWARDED_FOR")?,
             },
             mongodb: MongoSettings {
@@ -169,11 +183,11 @@ impl Settings {
                 private_keys_dir: env.opt("JWT_PRIVATE_KEYS_DIR").map(PathBuf::from),
                 private_key_pem: env.opt("JWT_PRIVATE_KEY_PEM").map(SecretString::from),
             },
-            auth: AuthSettings {
-                bcrypt_cost,
-                login_max_failures: env.parse("LOGIN_MAX_FAILURES", 5)?,
-                login_max_failures_per_ip: env.parse("LOGIN_MAX_FAILURES_PER_IP", 50)?,
-                login_failure_window_seconds: env.parse("LOGIN_FAILURE_WINDOW_SECONDS", 900)?,
+            passwords: PasswordSettings { bcrypt_cost },
+            throttle: ThrottleSettings {
+                max_per_account: env.parse("LOGIN_MAX_FAILURES", 5)?,
+                max_per_ip: env.parse("LOGIN_MAX_FAILURES_PER_IP", 50)?,
+                window_seconds: env.parse("LOGIN_FAILURE_WINDOW_SECONDS", 900)?,
             },
             bootstrap_admin,
         })
@@ -187,14 +201,14 @@ mod tests {
     #[test]
     fn defaults_match_contracts() {
         let s = Settings::from_map(HashMap::new()).unwrap();
-        assert_eq!(s.app.port, 3001);
+        assert_eq!(s.http.port, 3001);
         assert_eq!(s.mongodb.database, "auth_service");
         assert_eq!(s.redis.key_prefix, "auth:");
         assert_eq!(s.amqp.exchange, "auth.events");
         assert_eq!(s.jwt.issuer, "liveops-auth");
         assert_eq!(s.jwt.audience, "liveops");
         assert_eq!(s.jwt.access_ttl_seconds, 900);
-        assert_eq!(s.auth.bcrypt_cost, 12);
+        assert_eq!(s.passwords.bcrypt_cost, 12);
         assert!(s.bootstrap_admin.is_none());
     }
 
