@@ -16,6 +16,7 @@ pub struct Settings {
     pub passwords: PasswordSettings,
     pub throttle: ThrottleSettings,
     pub proxies: ProxySettings,
+    pub internal: InternalSettings,
     pub bootstrap_admin: Option<BootstrapAdmin>,
 }
 
@@ -32,6 +33,14 @@ pub struct HttpSettings {
 pub struct ProxySettings {
     /// Only behind a trusted proxy (the gateway) may `X-Forwarded-For` name the client.
     pub trust_forwarded_for: bool,
+}
+
+/// Service-to-service calls (`/internal/*`).
+#[derive(Clone, Debug)]
+pub struct InternalSettings {
+    /// Shared secret other services present as `Authorization: Bearer <token>`. Unset: the
+    /// internal routes answer anonymous callers only with what holds no personal data.
+    pub token: Option<SecretString>,
 }
 
 #[derive(Clone, Debug)]
@@ -151,6 +160,12 @@ impl Settings {
         if access_ttl_seconds == 0 {
             return Err(ConfigError("ACCESS_TOKEN_TTL_SECONDS must be > 0".into()));
         }
+        let internal_token = env.opt("INTERNAL_TOKEN");
+        if internal_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(ConfigError(
+                "INTERNAL_TOKEN must be at least 16 characters".into(),
+            ));
+        }
         Ok(Settings {
             http: HttpSettings {
                 host: env.str("APP_HOST", "127.0.0.1"),
@@ -182,6 +197,9 @@ impl Settings {
                 refresh_ttl_seconds: env.parse("REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600)?,
                 private_keys_dir: env.opt("JWT_PRIVATE_KEYS_DIR").map(PathBuf::from),
                 private_key_pem: env.opt("JWT_PRIVATE_KEY_PEM").map(SecretString::from),
+            },
+            internal: InternalSettings {
+                token: internal_token.map(SecretString::from),
             },
             passwords: PasswordSettings { bcrypt_cost },
             throttle: ThrottleSettings {

@@ -92,6 +92,9 @@ async fn initialize(
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let _ = crate::telemetry::init(&settings.log_level);
+        if settings.internal.token.is_none() {
+            slog::warn!(crate::telemetry::root(), "INTERNAL_TOKEN is not set: /internal/revocations answers anonymous callers (session and token ids only)");
+        }
         let db = store::connect(&settings.mongodb.uri, &settings.mongodb.database).await?;
         let redis = Redis::new(&settings.redis.url, &settings.redis.key_prefix)?;
         let metrics = Arc::new(Metrics::new());

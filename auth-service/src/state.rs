@@ -9,6 +9,8 @@ use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::store::{OutboxStore, SessionStore, UserStore};
 use mongodb::Database;
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use tokio::sync::Notify;
@@ -38,6 +40,8 @@ pub struct AppState {
     pub tokens: TokenPolicy,
     pub bcrypt_cost: u32,
     pub client_ip: ClientIpPolicy,
+    /// SHA-256 of `INTERNAL_TOKEN`, if configured (compared digest to digest).
+    pub internal_token_digest: Option<[u8; 32]>,
     /// A hash to verify against when the email is unknown (see `service::accounts`).
     pub(crate) dummy_hash: OnceLock<String>,
 }
@@ -65,6 +69,11 @@ impl AppState {
             },
             bcrypt_cost: settings.passwords.bcrypt_cost,
             client_ip: ClientIpPolicy::new(&settings.proxies),
+            internal_token_digest: settings
+                .internal
+                .token
+                .as_ref()
+                .map(|t| Sha256::digest(t.expose_secret().as_bytes()).into()),
             dummy_hash: OnceLock::new(),
         }
     }
@@ -79,6 +88,15 @@ impl AppState {
 
     pub fn set_key_ring(&self, ring: KeyRing) {
         *self.keys.write().unwrap() = Some(Arc::new(ring));
+    }
+
+    /// Whether `presented` is the configured internal token (constant time).
+    pub fn is_internal_token(&self, presented: &str) -> bool {
+        let Some(expected) = &self.internal_token_digest else {
+            return false;
+        };
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        aws_lc_rs::constant_time::verify_slices_are_equal(&digest, expected).is_ok()
     }
 
     pub fn is_ready_flag(&self) -> bool {

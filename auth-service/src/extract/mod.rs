@@ -5,7 +5,7 @@ mod auth;
 mod json;
 mod query;
 
-pub use auth::{Auth, AuthenticatedUser};
+pub use auth::{Auth, AuthenticatedUser, InternalCaller};
 pub use json::{parse_json, ApiJson, OptionalApiJson};
 pub use query::{parse_query, ApiQuery};
 

@@ -120,19 +120,24 @@ impl From<TokenPair> for TokenResponse {
 #[serde(rename_all = "camelCase")]
 pub struct RevocationItem {
     pub session_id: String,
-    pub user_id: String,
+    /// Only for trusted callers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
     pub jti: Option<String>,
-    pub revoked_at: String,
+    /// Only for trusted callers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
     pub expires_at: String,
 }
 
-impl From<Revocation> for RevocationItem {
-    fn from(r: Revocation) -> Self {
+impl RevocationItem {
+    /// `full`: with who was revoked and when; otherwise only what a verifier needs.
+    pub fn new(r: Revocation, full: bool) -> Self {
         RevocationItem {
             session_id: r.session_id.into_string(),
-            user_id: r.user_id.into_string(),
+            user_id: full.then(|| r.user_id.into_string()),
             jti: r.jti.map(|j| j.into_string()),
-            revoked_at: rfc3339(r.revoked_at),
+            revoked_at: full.then(|| rfc3339(r.revoked_at)),
             expires_at: rfc3339(r.expires_at),
         }
     }

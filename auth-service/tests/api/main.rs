@@ -1,6 +1,7 @@
 mod events;
 mod health;
 mod helpers;
+mod internal;
 mod login;
 mod register;
 mod tokens;
