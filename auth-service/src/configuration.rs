@@ -1,5 +1,6 @@
 //! Typed configuration read from environment variables (see README for the full table).
 
+use ipnet::IpNet;
 use secrecy::SecretString;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -31,8 +32,9 @@ pub struct HttpSettings {
 /// Who may tell us the client's address (login throttling).
 #[derive(Clone, Debug)]
 pub struct ProxySettings {
-    /// Only behind a trusted proxy (the gateway) may `X-Forwarded-For` name the client.
-    pub trust_forwarded_for: bool,
+    /// Peers whose `X-Forwarded-For`/`Forwarded` we believe (the gateway). Empty: none, the
+    /// peer address is the client.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 /// Service-to-service calls (`/internal/*`).
@@ -81,9 +83,14 @@ pub struct PasswordSettings {
 /// Login attempt budgets (Redis counters).
 #[derive(Clone, Debug)]
 pub struct ThrottleSettings {
+    /// Free failed attempts per (account, client IP) pair before the delay starts.
     pub max_per_account: u32,
+    /// Attempts per client IP over all accounts.
     pub max_per_ip: u32,
     pub window_seconds: u64,
+    /// The first delay imposed on a pair past its free attempts; doubles with each further
+    /// failure, capped at the window.
+    pub delay_seconds: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -91,6 +98,19 @@ pub struct BootstrapAdmin {
     pub email: String,
     pub password: SecretString,
     pub nickname: String,
+}
+
+/// Parses `TRUSTED_PROXIES`: comma-separated CIDRs or single addresses.
+pub fn parse_trusted_proxies(raw: &str) -> Result<Vec<IpNet>, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("TRUSTED_PROXIES: {s:?} is not an address or CIDR"))
+        })
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +180,12 @@ impl Settings {
         if access_ttl_seconds == 0 {
             return Err(ConfigError("ACCESS_TOKEN_TTL_SECONDS must be > 0".into()));
         }
+        if env.bool("TRUST_FORWARDED_FOR")? {
+            // Refused rather than ignored, so that nobody loses their proxy trust silently.
+            return Err(ConfigError(
+                "TRUST_FORWARDED_FOR was replaced by TRUSTED_PROXIES (a list of CIDRs)".into(),
+            ));
+        }
         let internal_token = env.opt("INTERNAL_TOKEN");
         if internal_token.as_ref().is_some_and(|t| t.len() < 16) {
             return Err(ConfigError(
@@ -174,7 +200,8 @@ impl Settings {
             },
             log_level: env.str("LOG_LEVEL", "info"),
             proxies: ProxySettings {
-                trust_forwarded_for: env.bool("TRUST_FORWARDED_FOR")?,
+                trusted_proxies: parse_trusted_proxies(&env.str("TRUSTED_PROXIES", ""))
+                    .map_err(ConfigError)?,
             },
             mongodb: MongoSettings {
                 uri: SecretString::from(env.str("MONGODB_URI", "mongodb://127.0.0.1:27017")),
@@ -206,6 +233,7 @@ impl Settings {
                 max_per_account: env.parse("LOGIN_MAX_FAILURES", 5)?,
                 max_per_ip: env.parse("LOGIN_MAX_FAILURES_PER_IP", 50)?,
                 window_seconds: env.parse("LOGIN_FAILURE_WINDOW_SECONDS", 900)?,
+                delay_seconds: env.parse("LOGIN_DELAY_SECONDS", 30)?,
             },
             bootstrap_admin,
         })
@@ -228,6 +256,28 @@ mod tests {
         assert_eq!(s.jwt.access_ttl_seconds, 900);
         assert_eq!(s.passwords.bcrypt_cost, 12);
         assert!(s.bootstrap_admin.is_none());
+    }
+
+    #[test]
+    fn proxies_are_parsed_and_the_old_switch_is_refused() {
+        let mut m = HashMap::new();
+        m.insert(
+            "TRUSTED_PROXIES".to_string(),
+            "127.0.0.1/32, ::1".to_string(),
+        );
+        assert_eq!(
+            Settings::from_map(m.clone())
+                .unwrap()
+                .proxies
+                .trusted_proxies
+                .len(),
+            2
+        );
+        m.insert("TRUST_FORWARDED_FOR".to_string(), "true".to_string());
+        assert!(Settings::from_map(m).is_err());
+        let mut bad = HashMap::new();
+        bad.insert("TRUSTED_PROXIES".to_string(), "gateway".to_string());
+        assert!(Settings::from_map(bad).is_err());
     }
 
     #[test]

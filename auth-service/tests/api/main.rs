@@ -2,6 +2,7 @@ mod events;
 mod health;
 mod helpers;
 mod internal;
+mod lockout;
 mod login;
 mod register;
 mod tokens;
