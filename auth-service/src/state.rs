@@ -7,7 +7,7 @@ use crate::configuration::Settings;
 use crate::error::AppError;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
-use crate::store::{OutboxStore, SessionStore, UserStore};
+use crate::store::{AuditStore, OutboxStore, SessionStore, UserStore};
 use mongodb::Database;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
@@ -29,6 +29,7 @@ pub struct AppState {
     pub users: UserStore,
     pub sessions: SessionStore,
     pub outbox: OutboxStore,
+    pub audit: AuditStore,
     pub redis: Redis,
     pub throttle: LoginThrottle,
     pub keys: RwLock<Option<Arc<KeyRing>>>,
@@ -53,6 +54,7 @@ impl AppState {
             users: UserStore::new(&db),
             sessions: SessionStore::new(&db),
             outbox: OutboxStore::new(&db),
+            audit: AuditStore::new(&db),
             db,
             redis,
             throttle,

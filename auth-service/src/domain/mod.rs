@@ -1,5 +1,6 @@
 //! Newtypes that can only hold valid values, and the pure rules around them.
 
+pub mod audit;
 mod email;
 pub mod events;
 mod ids;

@@ -1,4 +1,4 @@
-use super::pagination::{Cursor, Limit};
+use super::params::{Cursor, Limit};
 use crate::domain::{rfc3339, Page, Revocation, Role, TokenPair, User, UserId};
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};

@@ -1,11 +1,12 @@
 //! HTTP routes, one module per resource; each registers its own paths in `config`.
 
+pub mod audit;
 pub mod auth;
 pub mod dto;
 pub mod health;
 pub mod internal;
 pub mod keys;
-pub mod pagination;
+pub mod params;
 pub mod users;
 
 use paperclip::actix::web;
@@ -17,4 +18,5 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     users::config(cfg);
     keys::config(cfg);
     internal::config(cfg);
+    audit::config(cfg);
 }

@@ -1,7 +1,7 @@
 //! `/users/*`: listing and reading accounts, changing roles (ADMIN).
 
 use super::dto::*;
-use super::pagination::Limit;
+use super::params::Limit;
 use crate::domain::UserId;
 use crate::error::AppError;
 use crate::extract::{ApiJson, ApiQuery, Auth};

@@ -2,6 +2,7 @@
 //! one thing and returns domain types; storage documents stay inside.
 
 pub mod accounts;
+pub mod audit;
 pub mod roles;
 pub mod sessions;
 

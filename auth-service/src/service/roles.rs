@@ -2,7 +2,8 @@
 
 use super::accounts::{emit_registered, insert_user};
 use super::sessions::revoke_session;
-use super::{bcrypt_hash, emit, now};
+use super::{audit, bcrypt_hash, emit, now};
+use crate::domain::audit::Actor;
 use crate::domain::events::{RevokeReason, UserRolesChanged};
 use crate::domain::{
     rfc3339, Email, MessageId, Nickname, Password, Role, RoleSet, RuleViolation, User, UserId,
@@ -11,6 +12,10 @@ use crate::error::AppError;
 use crate::keys::Claims;
 use crate::state::AppState;
 use crate::store::UserDoc;
+
+/// Audit actions of this module.
+pub const ROLES_CHANGED: &str = "user.roles_changed";
+pub const BOOTSTRAPPED: &str = "user.admin_bootstrapped";
 
 fn roles_of(user: &UserDoc) -> RoleSet {
     RoleSet::from_stored(user.roles.iter().map(String::as_str))
@@ -40,7 +45,11 @@ pub async fn change_roles(
             return Ok(user.to_user());
         }
         if replace_roles(state, &user, &roles).await? {
-            after_roles_changed(state, &user, &roles, actor.sub.as_str()).await?;
+            let by = Actor {
+                id: actor.sub.to_string(),
+                roles: actor.roles.clone(),
+            };
+            after_roles_changed(state, &user, &roles, by, ROLES_CHANGED).await?;
             return state
                 .users
                 .by_id(target.as_str())
@@ -79,7 +88,8 @@ pub async fn bootstrap_admin(
             }
             let updated = current.with(Role::Admin);
             if replace_roles(state, &user, &updated).await? {
-                after_roles_changed(state, &user, &updated, "bootstrap").await?;
+                after_roles_changed(state, &user, &updated, Actor::bootstrap(), BOOTSTRAPPED)
+                    .await?;
                 return Ok(());
             }
             continue;
@@ -90,6 +100,16 @@ pub async fn bootstrap_admin(
         let roles = RoleSet::from_roles([Role::User, Role::Admin]).expect("non-empty");
         match insert_user(state, &email, &nickname, hash, roles, None).await {
             Ok(user) => {
+                let record = audit::user_change(
+                    Actor::bootstrap(),
+                    BOOTSTRAPPED,
+                    &user.id,
+                    None,
+                    Some(serde_json::json!({"email": user.email, "roles": user.roles})),
+                );
+                audit::append(state, &record)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
                 emit_registered(state, &user)
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -114,13 +134,24 @@ async fn replace_roles(
     Ok(state.users.replace(&next, user.version).await?)
 }
 
-/// The event, then every session of the user revoked so no token carries the old roles.
+/// The audit record, the event, then every session of the user revoked so no token carries
+/// the old roles.
 async fn after_roles_changed(
     state: &AppState,
     before: &UserDoc,
     roles: &RoleSet,
-    changed_by: &str,
+    actor: Actor,
+    action: &str,
 ) -> Result<(), AppError> {
+    let changed_by = actor.id.clone();
+    let record = audit::user_change(
+        actor,
+        action,
+        &before.id,
+        Some(serde_json::json!({"roles": roles_of(before).to_strings()})),
+        Some(serde_json::json!({"roles": roles.to_strings()})),
+    );
+    audit::append(state, &record).await?;
     emit(
         state,
         &UserRolesChanged {
@@ -128,7 +159,7 @@ async fn after_roles_changed(
             user_id: before.id.as_str().into(),
             roles: roles.to_strings(),
             previous_roles: roles_of(before).to_strings(),
-            changed_by: changed_by.to_string(),
+            changed_by,
             occurred_at: rfc3339(now()),
         },
     )

@@ -1,3 +1,4 @@
+mod audit;
 mod events;
 mod health;
 mod helpers;

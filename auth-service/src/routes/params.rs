@@ -1,4 +1,4 @@
-//! Query parameter types shared by the listings: they parse, refuse with the parameter's name,
+//! Query parameter types shared by the routes: they parse, refuse with the parameter's name,
 //! and document themselves in OpenAPI.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -75,6 +75,48 @@ impl<'de> Deserialize<'de> for Cursor {
 }
 
 impl TypedData for Cursor {
+    fn data_type() -> DataType {
+        DataType::String
+    }
+}
+
+/// An instant given as RFC 3339 (`2026-12-02T17:00:00Z`; an offset is converted to UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timestamp(pub chrono::DateTime<chrono::Utc>);
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        chrono::DateTime::parse_from_rfc3339(raw.trim())
+            .map(|t| Timestamp(t.with_timezone(&chrono::Utc)))
+            .map_err(|_| D::Error::custom("must be an RFC 3339 time, e.g. 2026-12-02T17:00:00Z"))
+    }
+}
+
+impl TypedData for Timestamp {
+    fn data_type() -> DataType {
+        DataType::String
+    }
+    fn format() -> Option<DataTypeFormat> {
+        Some(DataTypeFormat::DateTime)
+    }
+}
+
+/// A free-text filter value (an id or a name): 1..=200 characters, no control characters, so a
+/// filter can never carry an operator or a surprise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterText(pub String);
+
+impl<'de> Deserialize<'de> for FilterText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        let ok = (1..=200).contains(&raw.chars().count()) && !raw.chars().any(char::is_control);
+        ok.then_some(FilterText(raw))
+            .ok_or_else(|| D::Error::custom("must be 1 to 200 printable characters"))
+    }
+}
+
+impl TypedData for FilterText {
     fn data_type() -> DataType {
         DataType::String
     }
