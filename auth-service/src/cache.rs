@@ -1,5 +1,6 @@
 //! Redis: only data that may be lost lives here (login attempt counters).
 
+use crate::configuration::ThrottleSettings;
 use deadpool_redis::{Config, Pool, Runtime};
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
@@ -51,23 +52,38 @@ pub enum ThrottleDecision {
     Blocked { retry_after_seconds: u64 },
 }
 
-/// Counts every login attempt *before* the password is checked, in one atomic script for
-/// both the account and the client IP, so N parallel attempts can never evaluate more than
-/// the limit. A success resets the account counter and gives the IP its attempt back.
+/// Counts every login attempt *before* the password is checked, atomically, so N parallel
+/// attempts can never evaluate more than the budget.
+///
+/// Two budgets: per client IP over all accounts (a flat limit per window), and per (account,
+/// client IP) pair: `ARGV[1]` free attempts, then each further attempt must wait a delay that
+/// doubles per failure (`ARGV[4]` ms first, capped at the window). An attacker's failures
+/// therefore slow down only the attacker's own address; the account owner elsewhere is not
+/// affected. The pair is a hash `{f: attempts, next: unix ms of the next allowed attempt}`.
+///
+/// KEYS: pair, ip. ARGV: free per pair, max per ip, window s, first delay ms, now ms.
+/// Returns 0 (go ahead) or the seconds to wait.
 const RESERVE: &str = r#"
-local a = redis.call('INCR', KEYS[1])
-if a == 1 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+local now = tonumber(ARGV[5])
+local nxt = tonumber(redis.call('HGET', KEYS[1], 'next') or '0')
+if nxt > now then return math.ceil((nxt - now) / 1000) end
 local i = redis.call('INCR', KEYS[2])
 if i == 1 then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
-if a > tonumber(ARGV[1]) then
-  local t = redis.call('TTL', KEYS[1]); if t < 1 then t = 1 end; return t
-end
 if i > tonumber(ARGV[2]) then
   local t = redis.call('TTL', KEYS[2]); if t < 1 then t = 1 end; return t
 end
+local f = redis.call('HINCRBY', KEYS[1], 'f', 1)
+local free = tonumber(ARGV[1])
+if f >= free then
+  local window_ms = tonumber(ARGV[3]) * 1000
+  local delay = math.min(tonumber(ARGV[4]) * (2 ^ (f - free)), window_ms)
+  redis.call('HSET', KEYS[1], 'next', now + delay)
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 0
 "#;
 
+/// A success forgets the pair's failures and gives the IP its attempt back.
 const RESET: &str = r#"
 redis.call('DEL', KEYS[1])
 local i = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -81,21 +97,23 @@ pub struct LoginThrottle {
     max_per_account: u32,
     max_per_ip: u32,
     window_seconds: u64,
+    delay_ms: u64,
 }
 
 impl LoginThrottle {
-    pub fn new(redis: Redis, max_per_account: u32, max_per_ip: u32, window_seconds: u64) -> Self {
+    pub fn new(redis: Redis, limits: &ThrottleSettings) -> Self {
         Self {
             redis,
-            max_per_account,
-            max_per_ip,
-            window_seconds,
+            max_per_account: limits.max_per_account,
+            max_per_ip: limits.max_per_ip,
+            window_seconds: limits.window_seconds,
+            delay_ms: limits.delay_seconds.saturating_mul(1000),
         }
     }
 
     fn keys(&self, account: &str, ip: &str) -> (String, String) {
         (
-            self.redis.key(&format!("login:acct:{account}")),
+            self.redis.key(&format!("login:pair:{account}:{ip}")),
             self.redis.key(&format!("login:ip:{ip}")),
         )
     }
@@ -110,6 +128,8 @@ impl LoginThrottle {
                 .arg(self.max_per_account)
                 .arg(self.max_per_ip)
                 .arg(self.window_seconds)
+                .arg(self.delay_ms)
+                .arg(chrono::Utc::now().timestamp_millis())
                 .invoke_async(&mut conn)
                 .await?;
             anyhow::Ok(ttl)

@@ -1,5 +1,6 @@
 //! Typed configuration read from environment variables (see README for the full table).
 
+use ipnet::IpNet;
 use secrecy::SecretString;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -7,24 +8,41 @@ use std::str::FromStr;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
-    pub app: AppSettings,
+    pub http: HttpSettings,
+    pub log_level: String,
     pub mongodb: MongoSettings,
     pub redis: RedisSettings,
     pub amqp: AmqpSettings,
     pub jwt: JwtSettings,
-    pub auth: AuthSettings,
+    pub passwords: PasswordSettings,
+    pub throttle: ThrottleSettings,
+    pub proxies: ProxySettings,
+    pub internal: InternalSettings,
     pub bootstrap_admin: Option<BootstrapAdmin>,
 }
 
 #[derive(Clone, Debug)]
-pub struct AppSettings {
+pub struct HttpSettings {
     pub host: String,
     pub port: u16,
-    pub log_level: String,
     /// How long graceful shutdown waits for in-flight requests before giving up.
     pub shutdown_timeout_seconds: u64,
-    /// Only behind a trusted proxy (the gateway) may `X-Forwarded-For` name the client.
-    pub trust_forwarded_for: bool,
+}
+
+/// Who may tell us the client's address (login throttling).
+#[derive(Clone, Debug)]
+pub struct ProxySettings {
+    /// Peers whose `X-Forwarded-For`/`Forwarded` we believe (the gateway). Empty: none, the
+    /// peer address is the client.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+/// Service-to-service calls (`/internal/*`).
+#[derive(Clone, Debug)]
+pub struct InternalSettings {
+    /// Shared secret other services present as `Authorization: Bearer <token>`. Unset: the
+    /// internal routes answer anonymous callers only with what holds no personal data.
+    pub token: Option<SecretString>,
 }
 
 #[derive(Clone, Debug)]
@@ -58,11 +76,21 @@ pub struct JwtSettings {
 }
 
 #[derive(Clone, Debug)]
-pub struct AuthSettings {
+pub struct PasswordSettings {
     pub bcrypt_cost: u32,
-    pub login_max_failures: u32,
-    pub login_max_failures_per_ip: u32,
-    pub login_failure_window_seconds: u64,
+}
+
+/// Login attempt budgets (Redis counters).
+#[derive(Clone, Debug)]
+pub struct ThrottleSettings {
+    /// Free failed attempts per (account, client IP) pair before the delay starts.
+    pub max_per_account: u32,
+    /// Attempts per client IP over all accounts.
+    pub max_per_ip: u32,
+    pub window_seconds: u64,
+    /// The first delay imposed on a pair past its free attempts; doubles with each further
+    /// failure, capped at the window.
+    pub delay_seconds: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -70,6 +98,19 @@ pub struct BootstrapAdmin {
     pub email: String,
     pub password: SecretString,
     pub nickname: String,
+}
+
+/// Parses `TRUSTED_PROXIES`: comma-separated CIDRs or single addresses.
+pub fn parse_trusted_proxies(raw: &str) -> Result<Vec<IpNet>, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("TRUSTED_PROXIES: {s:?} is not an address or CIDR"))
+        })
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,13 +180,28 @@ impl Settings {
         if access_ttl_seconds == 0 {
             return Err(ConfigError("ACCESS_TOKEN_TTL_SECONDS must be > 0".into()));
         }
+        if env.bool("TRUST_FORWARDED_FOR")? {
+            // Refused rather than ignored, so that nobody loses their proxy trust silently.
+            return Err(ConfigError(
+                "TRUST_FORWARDED_FOR was replaced by TRUSTED_PROXIES (a list of CIDRs)".into(),
+            ));
+        }
+        let internal_token = env.opt("INTERNAL_TOKEN");
+        if internal_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(ConfigError(
+                "INTERNAL_TOKEN must be at least 16 characters".into(),
+            ));
+        }
         Ok(Settings {
-            app: AppSettings {
+            http: HttpSettings {
                 host: env.str("APP_HOST", "127.0.0.1"),
                 port: env.parse("APP_PORT", 3001)?,
-                log_level: env.str("LOG_LEVEL", "info"),
                 shutdown_timeout_seconds: env.parse("SHUTDOWN_TIMEOUT_SECONDS", 30)?,
-                trust_forwarded_for: env.bool("TRUST_FORWARDED_FOR")?,
+            },
+            log_level: env.str("LOG_LEVEL", "info"),
+            proxies: ProxySettings {
+                trusted_proxies: parse_trusted_proxies(&env.str("TRUSTED_PROXIES", ""))
+                    .map_err(ConfigError)?,
             },
             mongodb: MongoSettings {
                 uri: SecretString::from(env.str("MONGODB_URI", "mongodb://127.0.0.1:27017")),
@@ -169,11 +225,15 @@ impl Settings {
                 private_keys_dir: env.opt("JWT_PRIVATE_KEYS_DIR").map(PathBuf::from),
                 private_key_pem: env.opt("JWT_PRIVATE_KEY_PEM").map(SecretString::from),
             },
-            auth: AuthSettings {
-                bcrypt_cost,
-                login_max_failures: env.parse("LOGIN_MAX_FAILURES", 5)?,
-                login_max_failures_per_ip: env.parse("LOGIN_MAX_FAILURES_PER_IP", 50)?,
-                login_failure_window_seconds: env.parse("LOGIN_FAILURE_WINDOW_SECONDS", 900)?,
+            internal: InternalSettings {
+                token: internal_token.map(SecretString::from),
+            },
+            passwords: PasswordSettings { bcrypt_cost },
+            throttle: ThrottleSettings {
+                max_per_account: env.parse("LOGIN_MAX_FAILURES", 5)?,
+                max_per_ip: env.parse("LOGIN_MAX_FAILURES_PER_IP", 50)?,
+                window_seconds: env.parse("LOGIN_FAILURE_WINDOW_SECONDS", 900)?,
+                delay_seconds: env.parse("LOGIN_DELAY_SECONDS", 30)?,
             },
             bootstrap_admin,
         })
@@ -187,15 +247,37 @@ mod tests {
     #[test]
     fn defaults_match_contracts() {
         let s = Settings::from_map(HashMap::new()).unwrap();
-        assert_eq!(s.app.port, 3001);
+        assert_eq!(s.http.port, 3001);
         assert_eq!(s.mongodb.database, "auth_service");
         assert_eq!(s.redis.key_prefix, "auth:");
         assert_eq!(s.amqp.exchange, "auth.events");
         assert_eq!(s.jwt.issuer, "liveops-auth");
         assert_eq!(s.jwt.audience, "liveops");
         assert_eq!(s.jwt.access_ttl_seconds, 900);
-        assert_eq!(s.auth.bcrypt_cost, 12);
+        assert_eq!(s.passwords.bcrypt_cost, 12);
         assert!(s.bootstrap_admin.is_none());
+    }
+
+    #[test]
+    fn proxies_are_parsed_and_the_old_switch_is_refused() {
+        let mut m = HashMap::new();
+        m.insert(
+            "TRUSTED_PROXIES".to_string(),
+            "127.0.0.1/32, ::1".to_string(),
+        );
+        assert_eq!(
+            Settings::from_map(m.clone())
+                .unwrap()
+                .proxies
+                .trusted_proxies
+                .len(),
+            2
+        );
+        m.insert("TRUST_FORWARDED_FOR".to_string(), "true".to_string());
+        assert!(Settings::from_map(m).is_err());
+        let mut bad = HashMap::new();
+        bad.insert("TRUSTED_PROXIES".to_string(), "gateway".to_string());
+        assert!(Settings::from_map(bad).is_err());
     }
 
     #[test]

@@ -1,19 +1,10 @@
 //! The HTTP error boundary: every failure leaves as RFC 9457 problem+json with a stable code.
 
 use crate::domain::RuleViolation;
+use crate::telemetry::current_request_id;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
-
-tokio::task_local! {
-    /// The current request's id, scoped by the request middleware so that error bodies built far
-    /// from the request (extractors, `ResponseError`) can still carry it.
-    pub static REQUEST_ID: String;
-}
-
-pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(|id| id.clone()).ok()
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {

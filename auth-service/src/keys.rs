@@ -1,6 +1,6 @@
 //! Ed25519 signing keys, access-token issuing and verification, and the JWKS document.
 
-use crate::domain::Role;
+use crate::domain::{Role, SessionId, TokenId, UserId};
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -94,10 +94,10 @@ pub struct KeyRing {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Claims {
-    pub sub: String,
+    pub sub: UserId,
     pub roles: Vec<Role>,
-    pub jti: String,
-    pub sid: String,
+    pub jti: TokenId,
+    pub sid: SessionId,
     pub iat: i64,
     pub nbf: i64,
     pub exp: i64,

@@ -1,8 +1,8 @@
 pub mod cache;
+pub mod client_ip;
 pub mod configuration;
 pub mod domain;
 pub mod error;
-pub mod events;
 pub mod extract;
 pub mod keys;
 pub mod metrics;
@@ -11,5 +11,6 @@ pub mod mq;
 pub mod routes;
 pub mod service;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod telemetry;

@@ -1,9 +1,10 @@
 //! Request context: request id (scoped for error bodies and logs), access log, metrics,
 //! problem+json for framework-made 404/405, and a guard for the Swagger UI file route.
 
-use crate::error::{problem_response, REQUEST_ID};
+use crate::error::problem_response;
 use crate::extract::AuthenticatedUser;
-use crate::service::AppState;
+use crate::state::AppState;
+use crate::telemetry::REQUEST_ID;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, StatusCode};
@@ -118,7 +119,7 @@ pub async fn request_context(
         .request()
         .extensions()
         .get::<AuthenticatedUser>()
-        .map(|u| u.0.clone())
+        .map(|u| u.0.to_string())
         .unwrap_or_default();
     if route != "/healthz" && route != "/metrics" {
         slog::info!(crate::telemetry::root(), "request";

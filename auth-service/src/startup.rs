@@ -2,13 +2,14 @@
 
 use crate::cache::Redis;
 use crate::configuration::Settings;
-use crate::extract::{query_error, MAX_BODY_BYTES};
+use crate::extract::MAX_BODY_BYTES;
 use crate::keys::{self, KeyRing, SigningKey};
 use crate::metrics::Metrics;
 use crate::middleware::request_context;
 use crate::mq::Relay;
-use crate::routes::{auth, health, keys as key_routes, users};
-use crate::service::AppState;
+use crate::routes;
+use crate::service::{accounts, roles};
+use crate::state::AppState;
 use crate::store::{self, SigningKeyStore};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
@@ -61,13 +62,13 @@ async fn initialize(
                 state.set_key_ring(KeyRing::new(vec![SigningKey::from_pkcs8(&der, None)?])?);
             }
             if let Some(admin) = &settings.bootstrap_admin {
-                state
-                    .bootstrap_admin(
-                        &admin.email,
-                        admin.password.expose_secret(),
-                        &admin.nickname,
-                    )
-                    .await?;
+                roles::bootstrap_admin(
+                    &state,
+                    &admin.email,
+                    admin.password.expose_secret(),
+                    &admin.nickname,
+                )
+                .await?;
             }
             anyhow::Ok(())
         };
@@ -83,14 +84,17 @@ async fn initialize(
         }
         backoff = (backoff * 2).min(Duration::from_secs(5));
     }
-    state.warm_up().await;
+    accounts::warm_up(&state).await;
     state.initialized.store(true, Ordering::SeqCst);
     slog::info!(log, "initialized");
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let _ = crate::telemetry::init(&settings.app.log_level);
+        let _ = crate::telemetry::init(&settings.log_level);
+        if settings.internal.token.is_none() {
+            slog::warn!(crate::telemetry::root(), "INTERNAL_TOKEN is not set: /internal/revocations answers anonymous callers (session and token ids only)");
+        }
         let db = store::connect(&settings.mongodb.uri, &settings.mongodb.database).await?;
         let redis = Redis::new(&settings.redis.url, &settings.redis.key_prefix)?;
         let metrics = Arc::new(Metrics::new());
@@ -119,7 +123,7 @@ impl Application {
         };
         tasks.push(tokio::spawn(relay.run(shutdown.clone())));
 
-        let listener = TcpListener::bind((settings.app.host.as_str(), settings.app.port))?;
+        let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))?;
         let port = listener.local_addr()?.port();
         let app_state = state.clone();
         let server = actix_web::HttpServer::new(move || {
@@ -137,34 +141,14 @@ impl Application {
                 .wrap(from_fn(request_context))
                 .app_data(app_state.clone())
                 .app_data(actix_web::web::PayloadConfig::new(MAX_BODY_BYTES))
-                .app_data(actix_web::web::QueryConfig::default().error_handler(query_error))
-                .service(web::resource("/healthz").route(web::get().to(health::healthz)))
-                .service(web::resource("/readyz").route(web::get().to(health::readyz)))
-                .service(web::resource("/metrics").route(web::get().to(health::metrics)))
-                .service(web::resource("/auth/register").route(web::post().to(auth::register)))
-                .service(web::resource("/auth/login").route(web::post().to(auth::login)))
-                .service(web::resource("/auth/refresh").route(web::post().to(auth::refresh)))
-                .service(web::resource("/auth/logout").route(web::post().to(auth::logout)))
-                .service(web::resource("/auth/me").route(web::get().to(auth::me)))
-                .service(web::resource("/users").route(web::get().to(users::list)))
-                .service(web::resource("/users/{id}").route(web::get().to(users::get)))
-                .service(
-                    web::resource("/users/{id}/roles").route(web::patch().to(users::change_roles)),
-                )
-                .service(
-                    web::resource("/.well-known/jwks.json").route(web::get().to(key_routes::jwks)),
-                )
-                .service(
-                    web::resource("/internal/revocations")
-                        .route(web::get().to(key_routes::revocations)),
-                )
+                .configure(routes::config)
                 .with_json_spec_at("/swagger.json")
                 .with_json_spec_v3_at("/openapi.json")
                 .with_swagger_ui_at("/docs")
                 .build()
         })
         .listen(listener)?
-        .shutdown_timeout(settings.app.shutdown_timeout_seconds)
+        .shutdown_timeout(settings.http.shutdown_timeout_seconds)
         .run();
         Ok(Application {
             port,

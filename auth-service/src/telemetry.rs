@@ -6,6 +6,16 @@ use std::sync::OnceLock;
 
 static ROOT: OnceLock<Logger> = OnceLock::new();
 
+tokio::task_local! {
+    /// The current request's id, scoped by the request middleware so that error bodies and
+    /// log lines made far from the request (extractors, `ResponseError`) can still carry it.
+    pub static REQUEST_ID: String;
+}
+
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(|id| id.clone()).ok()
+}
+
 fn parse_level(s: &str) -> Level {
     match s.to_ascii_lowercase().as_str() {
         "trace" => Level::Trace,
@@ -48,7 +58,7 @@ pub fn root() -> Logger {
 
 /// A logger for the current request (carries `request_id` when inside one).
 pub fn current() -> Logger {
-    match crate::error::current_request_id() {
+    match current_request_id() {
         Some(id) => root().new(o!("request_id" => id)),
         None => root(),
     }

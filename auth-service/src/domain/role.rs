@@ -48,6 +48,16 @@ impl RoleSet {
         (!set.is_empty()).then_some(RoleSet(set))
     }
 
+    /// Roles as stored: unknown names are dropped. Stored data went through `from_roles`, so
+    /// this is non-empty in practice; an empty set is kept as is rather than invented.
+    pub fn from_stored<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        RoleSet(names.into_iter().filter_map(Role::parse).collect())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn contains(&self, role: Role) -> bool {
         self.0.contains(&role)
     }

@@ -1,17 +1,19 @@
+//! `/auth/*`: registration, login, refresh, logout, own profile.
+
 use super::dto::*;
 use crate::error::AppError;
 use crate::extract::{ApiJson, Auth, OptionalApiJson};
-use crate::service::{AppState, TokenPair};
+use crate::service::{accounts, sessions};
+use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse};
 use paperclip::actix::{api_v2_operation, web};
 
-fn tokens(pair: TokenPair) -> web::Json<TokenResponse> {
-    web::Json(TokenResponse {
-        access_token: pair.access_token,
-        refresh_token: pair.refresh_token,
-        token_type: "Bearer".into(),
-        expires_in: pair.expires_in,
-    })
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/auth/register").route(web::post().to(register)))
+        .service(web::resource("/auth/login").route(web::post().to(login)))
+        .service(web::resource("/auth/refresh").route(web::post().to(refresh)))
+        .service(web::resource("/auth/logout").route(web::post().to(logout)))
+        .service(web::resource("/auth/me").route(web::get().to(me)));
 }
 
 /// Register a new account (roles are always `[USER]`).
@@ -21,12 +23,17 @@ pub async fn register(
     body: ApiJson<RegisterRequest>,
 ) -> Result<HttpResponse, AppError> {
     let b = body.0;
-    let user = state
-        .register(&b.email, &b.password, &b.nickname, b.invite_code.as_deref())
-        .await?;
+    let user = accounts::register(
+        &state,
+        &b.email,
+        &b.password,
+        &b.nickname,
+        b.invite_code.as_deref(),
+    )
+    .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/users/{}", user.id)))
-        .json(UserResponse::from(&user)))
+        .json(UserResponse::from(user)))
 }
 
 /// Log in with email and password.
@@ -36,9 +43,9 @@ pub async fn login(
     req: HttpRequest,
     body: ApiJson<LoginRequest>,
 ) -> Result<web::Json<TokenResponse>, AppError> {
-    let ip = state.client_ip(&req);
-    let pair = state.login(&body.0.email, &body.0.password, &ip).await?;
-    Ok(tokens(pair))
+    let ip = state.client_ip.client_ip(&req);
+    let pair = sessions::login(&state, &body.0.email, &body.0.password, &ip).await?;
+    Ok(web::Json(pair.into()))
 }
 
 /// Exchange a refresh token for a new pair (the presented token is used up).
@@ -47,7 +54,8 @@ pub async fn refresh(
     state: web::Data<AppState>,
     body: ApiJson<RefreshRequest>,
 ) -> Result<web::Json<TokenResponse>, AppError> {
-    Ok(tokens(state.refresh(&body.0.refresh_token).await?))
+    let pair = sessions::refresh(&state, &body.0.refresh_token).await?;
+    Ok(web::Json(pair.into()))
 }
 
 /// Revoke the caller's session (and optionally the session of the given refresh token).
@@ -58,7 +66,7 @@ pub async fn logout(
     body: OptionalApiJson<LogoutRequest>,
 ) -> Result<HttpResponse, AppError> {
     let refresh = body.0.and_then(|b| b.refresh_token);
-    state.logout(&auth.0, refresh.as_deref()).await?;
+    sessions::logout(&state, &auth.0, refresh.as_deref()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -68,10 +76,6 @@ pub async fn me(
     state: web::Data<AppState>,
     auth: Auth,
 ) -> Result<web::Json<UserResponse>, AppError> {
-    let user = state
-        .users
-        .by_id(&auth.0.sub)
-        .await?
-        .ok_or(AppError::Unauthenticated("account no longer exists"))?;
-    Ok(web::Json(UserResponse::from(&user)))
+    let user = accounts::profile(&state, &auth.0.sub).await?;
+    Ok(web::Json(user.into()))
 }

@@ -1,10 +1,18 @@
+//! Probes and metrics.
+
 use super::dto::Health;
 use crate::error::problem_json;
-use crate::service::AppState;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use paperclip::actix::{api_v2_operation, web};
 use std::sync::atomic::Ordering;
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/healthz").route(web::get().to(healthz)))
+        .service(web::resource("/readyz").route(web::get().to(readyz)))
+        .service(web::resource("/metrics").route(web::get().to(metrics)));
+}
 
 /// Liveness: the process is up.
 #[api_v2_operation(tags(probes))]

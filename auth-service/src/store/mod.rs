@@ -1,11 +1,13 @@
 //! MongoDB repositories. Every document has a string `_id` (UUID v7 or a hash), updates are
 //! whole-document replaces guarded by `version`, uniqueness is a unique index plus insert.
 
+mod audit;
 mod outbox;
 mod sessions;
 mod signing_keys;
 mod users;
 
+pub use audit::{AuditDoc, AuditStore};
 pub use outbox::{OutboxDoc, OutboxStore};
 pub use sessions::{
     RefreshTokenDoc, RevocationDoc, SessionDoc, SessionStatus, SessionStore, TokenStatus,
@@ -103,5 +105,15 @@ pub async fn ensure_indexes(db: &Database) -> anyhow::Result<()> {
                 .build(),
         )
         .await?;
+    let audit = db.collection::<AuditDoc>(audit::COLLECTION);
+    for keys in [
+        doc! {"entity.type": 1, "entity.id": 1},
+        doc! {"actor.id": 1},
+        doc! {"at": -1},
+    ] {
+        audit
+            .create_index(IndexModel::builder().keys(keys).build())
+            .await?;
+    }
     Ok(())
 }

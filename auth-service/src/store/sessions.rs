@@ -1,3 +1,5 @@
+use crate::domain::events::RevokeReason;
+use crate::domain::Revocation;
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use mongodb::bson::doc;
@@ -72,6 +74,19 @@ pub struct RevocationDoc {
     pub revoked_at: DateTime<Utc>,
     #[serde(with = "bson::serde_helpers::chrono_datetime_as_bson_datetime")]
     pub expires_at: DateTime<Utc>,
+}
+
+impl RevocationDoc {
+    pub fn to_revocation(&self) -> Revocation {
+        Revocation {
+            session_id: self.session_id.as_str().into(),
+            user_id: self.user_id.as_str().into(),
+            jti: self.jti.as_deref().map(Into::into),
+            reason: RevokeReason::parse(&self.reason),
+            revoked_at: self.revoked_at,
+            expires_at: self.expires_at,
+        }
+    }
 }
 
 #[derive(Clone)]

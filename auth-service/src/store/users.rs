@@ -1,3 +1,4 @@
+use crate::domain::{RoleSet, User};
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use mongodb::bson::doc;
@@ -23,6 +24,20 @@ pub struct UserDoc {
     pub created_at: DateTime<Utc>,
     #[serde(with = "bson::serde_helpers::chrono_datetime_as_bson_datetime")]
     pub updated_at: DateTime<Utc>,
+}
+
+impl UserDoc {
+    pub fn to_user(&self) -> User {
+        User {
+            id: self.id.as_str().into(),
+            email: self.email.clone(),
+            nickname: self.nickname.clone(),
+            roles: RoleSet::from_stored(self.roles.iter().map(String::as_str)),
+            invite_code: self.invite_code.clone(),
+            invited_by: self.invited_by.as_deref().map(Into::into),
+            created_at: self.created_at,
+        }
+    }
 }
 
 #[derive(Clone)]

@@ -221,3 +221,33 @@ async fn recovers_when_rabbitmq_comes_back() {
 async fn recovers_when_mongodb_comes_back() {
     outage_and_recovery("MONGODB_URI", "mongodb").await;
 }
+
+#[tokio::test]
+async fn openapi_documents_query_parameters_from_the_typed_struct() {
+    let app = spawn_app().await;
+    let spec: Value = app
+        .get("/swagger.json")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let params = spec["paths"]["/users"]["get"]["parameters"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", spec["paths"]["/users"]));
+    let by_name = |n: &str| {
+        params
+            .iter()
+            .find(|p| p["name"] == n && p["in"] == "query")
+            .cloned()
+            .unwrap_or_else(|| panic!("no query parameter {n}: {params:?}"))
+    };
+    assert_eq!(by_name("limit")["type"], "integer");
+    assert_eq!(by_name("limit")["maximum"], 100.0);
+    assert_eq!(
+        by_name("role")["enum"],
+        json!(["USER", "OPERATOR", "AUDITOR", "ADMIN"])
+    );
+    assert_eq!(by_name("cursor")["type"], "string");
+    app.cleanup().await;
+}

@@ -4,8 +4,8 @@ use amqprs::channel::{
 };
 use amqprs::connection::Connection;
 use auth_service::configuration::Settings;
-use auth_service::service::AppState;
 use auth_service::startup::Application;
+use auth_service::state::AppState;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Once};

@@ -129,7 +129,7 @@ async fn fifty_concurrent_wrong_passwords_evaluate_no_more_than_the_limit() {
 async fn throttling_is_per_client_ip_too() {
     let mut env = base_env();
     env.insert("LOGIN_MAX_FAILURES_PER_IP".into(), "3".into());
-    env.insert("TRUST_FORWARDED_FOR".into(), "true".into());
+    env.insert("TRUSTED_PROXIES".into(), "127.0.0.1/32".into());
     let app = spawn_app_with(env).await;
     app.wait_ready().await;
     let attempt = |email: &'static str, ip: &'static str| {

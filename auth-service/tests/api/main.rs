@@ -1,6 +1,9 @@
+mod audit;
 mod events;
 mod health;
 mod helpers;
+mod internal;
+mod lockout;
 mod login;
 mod register;
 mod tokens;

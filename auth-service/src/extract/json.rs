@@ -1,29 +1,25 @@
-//! Extractors that turn every kind of bad input into a 4xx naming the field.
+//! JSON bodies: content type checked, size limited, errors name the field.
 
 use crate::error::AppError;
-use crate::keys::Claims;
-use crate::service::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use paperclip::actix::OperationModifier;
 use paperclip::v2::models::{
-    DefaultOperationRaw, DefaultSchemaRaw, Either, Parameter, ParameterIn, SecurityScheme,
+    DefaultOperationRaw, DefaultSchemaRaw, Either, Parameter, ParameterIn,
 };
 use paperclip::v2::schema::Apiv2Schema;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
 /// Field path of a serde error, with the offending key appended for unknown fields.
-fn field_of(path: &serde_path_to_error::Path, message: &str) -> String {
+pub(super) fn field_of(path: &serde_path_to_error::Path, message: &str) -> String {
     let mut base = path.to_string();
     if base == "." || base == "?" {
         base.clear();
     }
-    for prefix in ["unknown field `", "missing field `"] {
+    for prefix in ["unknown field `", "missing field `", "duplicate field `"] {
         if let Some(rest) = message.strip_prefix(prefix) {
             if let Some(name) = rest.split('`').next() {
                 // serde_path_to_error already stops at the unknown key for some inputs.
@@ -182,94 +178,6 @@ impl<T: OperationModifier> OperationModifier for OptionalApiJson<T> {
     fn update_definitions(map: &mut BTreeMap<String, DefaultSchemaRaw>) {
         T::update_definitions(map);
     }
-}
-
-/// Marker left in request extensions so the access log can name the user.
-#[derive(Clone)]
-pub struct AuthenticatedUser(pub String);
-
-/// The caller, authenticated by `Authorization: Bearer <access token>`.
-pub struct Auth(pub Claims);
-
-impl Auth {
-    pub fn require_admin(&self) -> Result<(), AppError> {
-        if self.0.roles.contains(&crate::domain::Role::Admin) {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden("requires role ADMIN"))
-        }
-    }
-}
-
-impl FromRequest for Auth {
-    type Error = AppError;
-    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let header = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        Box::pin(async move {
-            let state = state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("no state")))?;
-            let header = header.ok_or(AppError::Unauthenticated("missing bearer token"))?;
-            let token = header
-                .strip_prefix("Bearer ")
-                .or_else(|| header.strip_prefix("bearer "))
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .ok_or(AppError::Unauthenticated("missing bearer token"))?;
-            let claims = state.authenticate(token).await?;
-            // For the access log line.
-            req.extensions_mut()
-                .insert(AuthenticatedUser(claims.sub.clone()));
-            Ok(Auth(claims))
-        })
-    }
-}
-
-impl Apiv2Schema for Auth {}
-
-/// Documents the bearer requirement in the OpenAPI document.
-impl OperationModifier for Auth {
-    fn update_parameter(_: &mut DefaultOperationRaw) {}
-
-    fn update_definitions(_: &mut BTreeMap<String, DefaultSchemaRaw>) {}
-
-    fn update_security(op: &mut DefaultOperationRaw) {
-        let mut req = BTreeMap::new();
-        req.insert("bearer".to_string(), Vec::new());
-        op.security.push(req);
-    }
-
-    fn update_security_definitions(map: &mut BTreeMap<String, SecurityScheme>) {
-        map.insert(
-            "bearer".into(),
-            SecurityScheme {
-                name: Some("Authorization".into()),
-                type_: "apiKey".into(),
-                in_: Some("header".into()),
-                description: Some("`Bearer <access token>` (EdDSA JWT from /auth/login)".into()),
-                ..Default::default()
-            },
-        );
-    }
-}
-
-/// Query-string errors (unknown parameter, wrong type) become 400 INVALID_QUERY naming it.
-pub fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
-    let message = err.to_string();
-    let field = message.split('`').nth(1).unwrap_or("").to_string();
-    AppError::InvalidQuery {
-        field,
-        message: message
-            .trim_start_matches("Query deserialize error: ")
-            .to_string(),
-    }
-    .into()
 }
 
 #[cfg(test)]

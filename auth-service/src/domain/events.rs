@@ -1,5 +1,6 @@
 //! Domain event payloads published on the auth exchange (see docs/contracts.md).
 
+use super::ids::{MessageId, SessionId, TokenId, UserId};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -18,32 +19,38 @@ impl RevokeReason {
             RevokeReason::RefreshReuse => "REFRESH_REUSE",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Logout, Self::RolesChanged, Self::RefreshReuse]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserRegistered {
-    pub message_id: String,
-    pub user_id: String,
+    pub message_id: MessageId,
+    pub user_id: UserId,
     pub email: String,
     pub nickname: String,
-    pub invited_by: Option<String>,
+    pub invited_by: Option<UserId>,
     pub occurred_at: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserLoggedIn {
-    pub message_id: String,
-    pub user_id: String,
+    pub message_id: MessageId,
+    pub user_id: UserId,
     pub occurred_at: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserRolesChanged {
-    pub message_id: String,
-    pub user_id: String,
+    pub message_id: MessageId,
+    pub user_id: UserId,
     pub roles: Vec<String>,
     pub previous_roles: Vec<String>,
     pub changed_by: String,
@@ -53,15 +60,33 @@ pub struct UserRolesChanged {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionRevoked {
-    pub message_id: String,
-    pub user_id: String,
-    pub session_id: String,
-    pub jti: Option<String>,
+    pub message_id: MessageId,
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub jti: Option<TokenId>,
     pub reason: RevokeReason,
     pub revoked_at: String,
     pub expires_at: String,
 }
 
-pub fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+/// A payload that knows its routing key, so it can only be published under the right one.
+pub trait DomainEvent: Serialize {
+    const ROUTING_KEY: &'static str;
+    fn message_id(&self) -> &MessageId;
 }
+
+macro_rules! domain_event {
+    ($ty:ty, $key:literal) => {
+        impl DomainEvent for $ty {
+            const ROUTING_KEY: &'static str = $key;
+            fn message_id(&self) -> &MessageId {
+                &self.message_id
+            }
+        }
+    };
+}
+
+domain_event!(UserRegistered, "user.registered");
+domain_event!(UserLoggedIn, "user.logged_in");
+domain_event!(UserRolesChanged, "user.roles_changed");
+domain_event!(SessionRevoked, "session.revoked");
