@@ -2,24 +2,13 @@
 //!
 //! Days are calendar days in the event's time zone; only activity inside the half-open window
 //! `[startsAt, endsAt)` counts.
+pub use super::event::Window;
 use super::event::{Aggregate, Condition, ConditionType};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
-}
-
-impl Window {
-    pub fn contains(&self, t: DateTime<Utc>) -> bool {
-        self.starts_at <= t && t < self.ends_at
-    }
-}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CounterFacts {

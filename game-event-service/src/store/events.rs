@@ -1,6 +1,7 @@
 //! Events (whole-document, optimistic `version`) and their per-event stock counters.
 use super::{is_duplicate_key, to_bson_dt, Store, StoreResult};
 use crate::domain::event::{Condition, Event, EventStatus, Reward};
+use crate::domain::{ClaimId, EventId, UserId};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, DateTime as BsonDateTime, Document};
 use mongodb::options::ReturnDocument;
@@ -37,7 +38,7 @@ pub struct EventDoc {
 impl From<&Event> for EventDoc {
     fn from(e: &Event) -> Self {
         EventDoc {
-            id: e.id.clone(),
+            id: e.id.to_string(),
             title: e.title.clone(),
             description: e.description.clone(),
             starts_at: to_bson_dt(e.starts_at),
@@ -48,7 +49,7 @@ impl From<&Event> for EventDoc {
             rewards: e.rewards.clone(),
             max_claims: e.max_claims,
             version: e.version,
-            created_by: e.created_by.clone(),
+            created_by: e.created_by.to_string(),
             created_at: to_bson_dt(e.created_at),
             updated_at: to_bson_dt(e.updated_at),
             archived_at: e.archived_at.map(to_bson_dt),
@@ -64,7 +65,7 @@ impl From<&Event> for EventDoc {
 impl From<EventDoc> for Event {
     fn from(d: EventDoc) -> Self {
         Event {
-            id: d.id,
+            id: EventId::stored(d.id),
             title: d.title,
             description: d.description,
             starts_at: d.starts_at.to_chrono(),
@@ -75,7 +76,7 @@ impl From<EventDoc> for Event {
             rewards: d.rewards,
             max_claims: d.max_claims,
             version: d.version,
-            created_by: d.created_by,
+            created_by: UserId::stored(d.created_by),
             created_at: d.created_at.to_chrono(),
             updated_at: d.updated_at.to_chrono(),
             archived_at: d.archived_at.map(|t| t.to_chrono()),
@@ -110,7 +111,7 @@ impl Store {
     pub async fn insert_event(&self, e: &Event) -> StoreResult<()> {
         match self
             .stock()
-            .insert_one(doc! {"_id": &e.id, "count": 0_i64, "holders": {}})
+            .insert_one(doc! {"_id": e.id.as_str(), "count": 0_i64, "holders": {}})
             .await
         {
             Ok(_) => {}
@@ -121,10 +122,10 @@ impl Store {
         Ok(())
     }
 
-    pub async fn get_event(&self, id: &str) -> StoreResult<Option<Event>> {
+    pub async fn get_event(&self, id: &EventId) -> StoreResult<Option<Event>> {
         Ok(self
             .events()
-            .find_one(doc! {"_id": id})
+            .find_one(doc! {"_id": id.as_str()})
             .await?
             .map(Event::from))
     }
@@ -134,7 +135,7 @@ impl Store {
         let res = self
             .events()
             .replace_one(
-                doc! {"_id": &e.id, "version": expected_version},
+                doc! {"_id": e.id.as_str(), "version": expected_version},
                 EventDoc::from(e),
             )
             .await?;
@@ -188,8 +189,8 @@ impl Store {
     /// Takes one unit for `claim_id` atomically; the holder entry makes a retry idempotent.
     pub async fn reserve_stock(
         &self,
-        event_id: &str,
-        claim_id: &str,
+        event_id: &EventId,
+        claim_id: &ClaimId,
         max: i64,
     ) -> StoreResult<Reservation> {
         let holder = format!("holders.{claim_id}");
@@ -199,7 +200,7 @@ impl Store {
         let updated = self
             .stock()
             .find_one_and_update(
-                doc! {"_id": event_id, "count": {"$lt": max}, &holder: {"$exists": false}},
+                doc! {"_id": event_id.as_str(), "count": {"$lt": max}, &holder: {"$exists": false}},
                 doc! {"$inc": {"count": 1_i64}, "$set": {&holder: 1_i64}},
             )
             .return_document(ReturnDocument::After)
@@ -214,29 +215,32 @@ impl Store {
         Ok(Reservation::SoldOut)
     }
 
-    pub async fn holds_stock(&self, event_id: &str, claim_id: &str) -> StoreResult<bool> {
+    pub async fn holds_stock(&self, event_id: &EventId, claim_id: &ClaimId) -> StoreResult<bool> {
         let holder = format!("holders.{claim_id}");
         Ok(self
             .stock()
-            .find_one(doc! {"_id": event_id, &holder: {"$exists": true}})
+            .find_one(doc! {"_id": event_id.as_str(), &holder: {"$exists": true}})
             .await?
             .is_some())
     }
 
     /// Gives the unit back; a no-op when `claim_id` holds none (so it is safe to repeat).
-    pub async fn release_stock(&self, event_id: &str, claim_id: &str) -> StoreResult<()> {
+    pub async fn release_stock(&self, event_id: &EventId, claim_id: &ClaimId) -> StoreResult<()> {
         let holder = format!("holders.{claim_id}");
         self.stock()
             .update_one(
-                doc! {"_id": event_id, &holder: {"$exists": true}},
+                doc! {"_id": event_id.as_str(), &holder: {"$exists": true}},
                 doc! {"$inc": {"count": -1_i64}, "$unset": {&holder: ""}},
             )
             .await?;
         Ok(())
     }
 
-    pub async fn stock_count(&self, event_id: &str) -> StoreResult<i64> {
-        let d = self.stock().find_one(doc! {"_id": event_id}).await?;
+    pub async fn stock_count(&self, event_id: &EventId) -> StoreResult<i64> {
+        let d = self
+            .stock()
+            .find_one(doc! {"_id": event_id.as_str()})
+            .await?;
         Ok(d.and_then(|d| {
             d.get("count")
                 .and_then(|c| c.as_i64().or(c.as_i32().map(i64::from)))
