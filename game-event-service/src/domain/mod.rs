@@ -7,6 +7,7 @@ pub mod eligibility;
 pub mod errors;
 pub mod event;
 pub mod ids;
+pub mod stock;
 
 pub use errors::{FieldError, FieldErrors};
 pub use ids::{new_id, valid_id, ClaimId, EventId, UserId};

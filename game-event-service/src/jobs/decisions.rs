@@ -7,7 +7,7 @@ use crate::domain::eligibility::{verdict, Stock};
 use crate::domain::ClaimId;
 use crate::metrics::Metrics;
 use crate::mq::{Delivery, Outcome};
-use crate::store::events::Reservation;
+use crate::store::stock::Reservation;
 use crate::store::Store;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,14 +1,12 @@
-//! Events (whole-document, optimistic `version`) and their per-event stock counters.
-use super::{is_duplicate_key, to_bson_dt, Store, StoreResult};
+//! Events: whole documents with an optimistic `version`.
+use super::{to_bson_dt, Store, StoreResult};
 use crate::domain::event::{Condition, Event, EventStatus, Reward};
-use crate::domain::{ClaimId, EventId, UserId};
+use crate::domain::{EventId, UserId};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, DateTime as BsonDateTime, Document};
-use mongodb::options::ReturnDocument;
 use serde::{Deserialize, Serialize};
 
 pub const COLLECTION: &str = "events";
-pub const STOCK: &str = "event_stock";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -92,32 +90,12 @@ pub struct EventFilter {
     pub to: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// Outcome of trying to take one unit of an event's stock for a claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reservation {
-    Reserved,
-    SoldOut,
-}
-
 impl Store {
     fn events(&self) -> mongodb::Collection<EventDoc> {
         self.db.collection(COLLECTION)
     }
-    fn stock(&self) -> mongodb::Collection<Document> {
-        self.db.collection(STOCK)
-    }
-
-    /// The stock counter exists from creation on, so reservations never need an upsert.
+    /// Stock shards are created on the first claim (see `store::stock`).
     pub async fn insert_event(&self, e: &Event) -> StoreResult<()> {
-        match self
-            .stock()
-            .insert_one(doc! {"_id": e.id.as_str(), "count": 0_i64, "holders": {}})
-            .await
-        {
-            Ok(_) => {}
-            Err(err) if is_duplicate_key(&err) => {}
-            Err(err) => return Err(err.into()),
-        }
         self.events().insert_one(EventDoc::from(e)).await?;
         Ok(())
     }
@@ -184,67 +162,5 @@ impl Store {
             .try_collect()
             .await?;
         Ok(docs.into_iter().map(Event::from).collect())
-    }
-
-    /// Takes one unit for `claim_id` atomically; the holder entry makes a retry idempotent.
-    pub async fn reserve_stock(
-        &self,
-        event_id: &EventId,
-        claim_id: &ClaimId,
-        max: i64,
-    ) -> StoreResult<Reservation> {
-        let holder = format!("holders.{claim_id}");
-        if self.holds_stock(event_id, claim_id).await? {
-            return Ok(Reservation::Reserved);
-        }
-        let updated = self
-            .stock()
-            .find_one_and_update(
-                doc! {"_id": event_id.as_str(), "count": {"$lt": max}, &holder: {"$exists": false}},
-                doc! {"$inc": {"count": 1_i64}, "$set": {&holder: 1_i64}},
-            )
-            .return_document(ReturnDocument::After)
-            .await?;
-        if updated.is_some() {
-            return Ok(Reservation::Reserved);
-        }
-        // Lost a race with a concurrent delivery of the same claim?
-        if self.holds_stock(event_id, claim_id).await? {
-            return Ok(Reservation::Reserved);
-        }
-        Ok(Reservation::SoldOut)
-    }
-
-    pub async fn holds_stock(&self, event_id: &EventId, claim_id: &ClaimId) -> StoreResult<bool> {
-        let holder = format!("holders.{claim_id}");
-        Ok(self
-            .stock()
-            .find_one(doc! {"_id": event_id.as_str(), &holder: {"$exists": true}})
-            .await?
-            .is_some())
-    }
-
-    /// Gives the unit back; a no-op when `claim_id` holds none (so it is safe to repeat).
-    pub async fn release_stock(&self, event_id: &EventId, claim_id: &ClaimId) -> StoreResult<()> {
-        let holder = format!("holders.{claim_id}");
-        self.stock()
-            .update_one(
-                doc! {"_id": event_id.as_str(), &holder: {"$exists": true}},
-                doc! {"$inc": {"count": -1_i64}, "$unset": {&holder: ""}},
-            )
-            .await?;
-        Ok(())
-    }
-
-    pub async fn stock_count(&self, event_id: &EventId) -> StoreResult<i64> {
-        let d = self
-            .stock()
-            .find_one(doc! {"_id": event_id.as_str()})
-            .await?;
-        Ok(d.and_then(|d| {
-            d.get("count")
-                .and_then(|c| c.as_i64().or(c.as_i32().map(i64::from)))
-        })
-        .unwrap_or(0))
     }
 }
