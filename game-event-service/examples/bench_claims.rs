@@ -8,7 +8,7 @@
 use actix_web::{web, App, HttpResponse, HttpServer};
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine;
-use game_event_service::configuration::Settings;
+use game_event_service::configuration::{AmqpSettings, Settings};
 use game_event_service::startup::Application;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mongodb::bson::{doc, Document};
@@ -79,23 +79,23 @@ async fn main() -> anyhow::Result<()> {
     };
 
     let run = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
-    let settings = Settings {
-        app_port: 0,
-        mongodb_uri: SecretString::from(env_or("MONGODB_URI", "mongodb://127.0.0.1:27017")),
-        mongodb_database: format!("ges_bench_{run}"),
-        redis_url: SecretString::from(env_or("REDIS_URL", "redis://127.0.0.1:6379")),
-        redis_key_prefix: format!("ges_bench_{run}:"),
-        amqp_url: SecretString::from(env_or("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f")),
-        auth_service_url: format!("http://127.0.0.1:{auth_port}"),
+    let mut settings = Settings::default();
+    settings.app.port = 0;
+    settings.mongodb.uri = SecretString::from(env_or("MONGODB_URI", "mongodb://127.0.0.1:27017"));
+    settings.mongodb.database = format!("ges_bench_{run}");
+    settings.redis.url = SecretString::from(env_or("REDIS_URL", "redis://127.0.0.1:6379"));
+    settings.redis.key_prefix = format!("ges_bench_{run}:");
+    settings.amqp = AmqpSettings {
+        url: SecretString::from(env_or("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f")),
         auth_events_exchange: format!("bench.auth.{run}"),
         auth_events_queue: format!("bench.auth-events.{run}"),
         activity_queue: format!("bench.activity.{run}"),
         claims_queue: format!("bench.claims.{run}"),
         rewards_exchange: format!("bench.rewards.{run}"),
         catalog_exchange: format!("bench.catalog.{run}"),
-        pending_claim_redelivery_seconds: 120,
-        ..Settings::default()
     };
+    settings.auth.service_url = format!("http://127.0.0.1:{auth_port}");
+    settings.claims.pending_redelivery_seconds = 120;
     let logger = slog::Logger::root(slog::Discard, slog::o!());
     let app = Application::build(settings.clone(), logger).await?;
     let port = app.port();

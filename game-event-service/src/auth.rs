@@ -1,14 +1,14 @@
 //! Bearer-token verification against auth-service's JWKS, plus the session denylist.
-use crate::domain::{Role, Roles};
+use crate::configuration::AuthSettings;
+use crate::domain::{Role, Roles, UserId};
 use crate::error::ApiError;
-use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 /// The authenticated caller. The bearer token is the only source of identity.
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
     description = "Access token from auth-service: 'Bearer <jwt>'"
 )]
 pub struct Identity {
-    pub user_id: String,
+    pub user_id: UserId,
     pub roles: Roles,
     pub session_id: Option<String>,
 }
@@ -83,14 +83,14 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    pub fn new(s: &crate::configuration::Settings, logger: slog::Logger) -> Self {
+    pub fn new(s: &AuthSettings, logger: slog::Logger) -> Self {
         Verifier {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(3))
                 .build()
                 .expect("http client"),
-            jwks_url: format!("{}/.well-known/jwks.json", s.auth_service_url),
-            revocations_url: format!("{}/internal/revocations", s.auth_service_url),
+            jwks_url: format!("{}/.well-known/jwks.json", s.service_url),
+            revocations_url: format!("{}/internal/revocations", s.service_url),
             issuer: s.jwt_issuer.clone(),
             audience: s.jwt_audience.clone(),
             min_refetch: Duration::from_secs(s.jwks_min_refetch_seconds),
@@ -237,11 +237,9 @@ impl Verifier {
         {
             return Err(unauth("session revoked"));
         }
-        if !crate::domain::valid_id(&c.sub) {
-            return Err(unauth("invalid subject"));
-        }
+        let user_id = UserId::parse(&c.sub).ok_or_else(|| unauth("invalid subject"))?;
         Ok(Identity {
-            user_id: c.sub,
+            user_id,
             roles: Roles::new(c.roles.iter().filter_map(|r| Role::parse(r))),
             session_id: c.sid,
         })
@@ -250,14 +248,15 @@ impl Verifier {
 
 /// Keeps the denylist in sync with auth-service's durable list (start-up and every N seconds).
 pub async fn run_revocation_sync(
-    state: web::Data<AppState>,
+    verifier: Arc<Verifier>,
+    every: Duration,
     token: tokio_util::sync::CancellationToken,
 ) {
-    let every = Duration::from_secs(state.settings.revocation_sync_seconds.max(1));
-    let _ = state.auth.refresh_keys(true).await;
+    let every = every.max(Duration::from_secs(1));
+    let _ = verifier.refresh_keys(true).await;
     loop {
-        if let Err(e) = state.auth.sync_revocations().await {
-            slog::debug!(state.logger, "revocation sync failed"; "error" => format!("{e:#}"));
+        if let Err(e) = verifier.sync_revocations().await {
+            slog::debug!(verifier.logger, "revocation sync failed"; "error" => format!("{e:#}"));
         }
         tokio::select! {
             _ = token.cancelled() => break,
@@ -271,7 +270,7 @@ impl FromRequest for Identity {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let verifier = req.app_data::<web::Data<Verifier>>().cloned();
         let header = req
             .headers()
             .get(actix_web::http::header::AUTHORIZATION)
@@ -279,7 +278,8 @@ impl FromRequest for Identity {
             .map(str::to_owned);
         let req = req.clone();
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no state")))?;
+            let verifier =
+                verifier.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no verifier")))?;
             let header =
                 header.ok_or_else(|| ApiError::Unauthenticated("missing bearer token".into()))?;
             let token = header
@@ -288,7 +288,7 @@ impl FromRequest for Identity {
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
                 .ok_or_else(|| ApiError::Unauthenticated("missing bearer token".into()))?;
-            let id = state.auth.verify(token).await?;
+            let id = verifier.verify(token).await?;
             req.extensions_mut().insert(id.clone());
             Ok(id)
         })

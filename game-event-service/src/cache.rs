@@ -1,6 +1,7 @@
 //! In-process event catalog cache. Writers invalidate every instance through a fanout
 //! exchange; the short TTL bounds staleness when that messaging is down.
 use crate::domain::event::Event;
+use crate::domain::EventId;
 use crate::store::{Store, StoreResult};
 use moka::future::Cache;
 use std::sync::Arc;
@@ -8,13 +9,13 @@ use std::time::Duration;
 
 #[derive(Clone)]
 pub struct Catalog {
-    cache: Cache<String, Arc<Event>>,
+    cache: Cache<EventId, Arc<Event>>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Invalidation {
-    pub event_id: String,
+    pub event_id: EventId,
 }
 
 impl Catalog {
@@ -27,18 +28,18 @@ impl Catalog {
         }
     }
 
-    pub async fn get(&self, store: &Store, id: &str) -> StoreResult<Option<Arc<Event>>> {
+    pub async fn get(&self, store: &Store, id: &EventId) -> StoreResult<Option<Arc<Event>>> {
         if let Some(e) = self.cache.get(id).await {
             return Ok(Some(e));
         }
         let loaded = store.get_event(id).await?.map(Arc::new);
         if let Some(e) = &loaded {
-            self.cache.insert(id.to_string(), e.clone()).await;
+            self.cache.insert(id.clone(), e.clone()).await;
         }
         Ok(loaded)
     }
 
-    pub async fn invalidate(&self, id: &str) {
+    pub async fn invalidate(&self, id: &EventId) {
         self.cache.invalidate(id).await;
     }
 

@@ -1,23 +1,9 @@
 //! The HTTP error boundary: every failure becomes RFC 9457 problem+json with a stable `code`.
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use serde::Serialize;
 use serde_json::{json, Value};
 
-#[derive(Debug, Clone, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+pub use crate::domain::FieldError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -125,7 +111,7 @@ pub fn problem_response(
         "code": code,
         "detail": detail,
     });
-    if let Some(id) = crate::telemetry::current_request_id() {
+    if let Some(id) = crate::request_id::current_request_id() {
         body["requestId"] = Value::String(id);
     }
     if let (Some(extra), Some(obj)) = (extra, body.as_object_mut()) {

@@ -2,15 +2,14 @@
 use crate::error::ApiError;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
-use chrono::{DateTime, Utc};
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use paperclip::v2::models::{
-    DefaultOperationRaw, DefaultSchemaRaw, Either, Parameter, ParameterIn,
+    DataType, DefaultOperationRaw, DefaultSchemaRaw, Either, Parameter, ParameterIn,
 };
 use paperclip::v2::schema::Apiv2Schema;
 use serde::de::DeserializeOwned;
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 /// JSON body parsed with `serde_path_to_error` so type errors name the offending field.
 pub struct ValidJson<T>(pub T);
@@ -74,7 +73,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
             .map(|s| s.to_ascii_lowercase());
         let limit = req
             .app_data::<web::Data<crate::state::AppState>>()
-            .map(|s| s.settings.body_limit_bytes)
+            .map(|s| s.settings.app.body_limit_bytes)
             .unwrap_or(256 * 1024);
         let mut payload = payload.take();
         Box::pin(async move {
@@ -127,114 +126,119 @@ impl<T: Apiv2Schema> paperclip::actix::OperationModifier for ValidJson<T> {
     }
 }
 
-/// Query string as a map, with typed getters that name the parameter on failure. `D` only
-/// documents the accepted parameters in the OpenAPI document.
-pub struct QueryParams<D = NoParams>(pub HashMap<String, String>, std::marker::PhantomData<D>);
+/// A query string parsed into `T`, the one description of what a route accepts: give `T`
+/// `#[serde(deny_unknown_fields)]` and fields of the value types below. Every failure is a 400
+/// naming the parameter; `T` also documents the parameters in the OpenAPI document.
+pub struct Query<T>(pub T);
 
-/// For routes without documented query parameters.
-#[derive(paperclip::actix::Apiv2Schema)]
-pub struct NoParams {}
-
-impl<D> QueryParams<D> {
-    pub fn from_request_str(qs: &str) -> Result<Self, ApiError> {
-        let pairs = web::Query::<Vec<(String, String)>>::from_query(qs)
-            .map_err(|e| ApiError::InvalidQuery("query".into(), e.to_string()))?;
-        let mut map = HashMap::new();
-        for (k, v) in pairs.into_inner() {
-            if map.insert(k.clone(), v).is_some() {
-                return Err(ApiError::InvalidQuery(
-                    k,
-                    "must be given at most once".into(),
-                ));
-            }
+pub fn parse_query<T: DeserializeOwned>(qs: &str) -> Result<T, ApiError> {
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(qs)
+        .map_err(|e| ApiError::InvalidQuery("query".into(), e.to_string()))?
+        .into_inner();
+    let mut seen = HashSet::new();
+    let mut map = serde_json::Map::new();
+    for (k, v) in pairs {
+        if !seen.insert(k.clone()) {
+            return Err(ApiError::InvalidQuery(
+                k,
+                "must be given at most once".into(),
+            ));
         }
-        Ok(QueryParams(map, std::marker::PhantomData))
+        map.insert(k, serde_json::Value::String(v));
     }
-
-    pub fn allow_only(&self, allowed: &[&str]) -> Result<(), ApiError> {
-        for k in self.0.keys() {
-            if !allowed.contains(&k.as_str()) {
-                return Err(ApiError::InvalidQuery(
-                    k.clone(),
-                    "unknown query parameter".into(),
-                ));
+    serde_path_to_error::deserialize(serde_json::Value::Object(map)).map_err(|err| {
+        let path = err.path().to_string();
+        let msg = err.into_inner().to_string();
+        match unknown_field_name(&msg) {
+            Some(name) if path == "." => {
+                ApiError::InvalidQuery(name, "unknown query parameter".into())
             }
+            _ => ApiError::InvalidQuery(path, msg),
         }
-        Ok(())
-    }
+    })
+}
 
-    pub fn str(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
-    }
-
-    pub fn datetime(&self, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
-        self.str(name)
-            .map(|v| {
-                DateTime::parse_from_rfc3339(v)
-                    .map(|d| d.with_timezone(&Utc))
-                    .map_err(|_| {
-                        ApiError::InvalidQuery(name.into(), "must be an RFC 3339 date-time".into())
-                    })
-            })
-            .transpose()
-    }
-
-    pub fn bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
-        self.str(name)
-            .map(|v| match v {
-                "true" => Ok(true),
-                "false" => Ok(false),
-                _ => Err(ApiError::InvalidQuery(
-                    name.into(),
-                    "must be true or false".into(),
-                )),
-            })
-            .transpose()
-    }
-
-    pub fn parse_enum<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, ApiError> {
-        self.str(name)
-            .map(|v| {
-                serde_json::from_value(serde_json::Value::String(v.to_string())).map_err(|_| {
-                    ApiError::InvalidQuery(name.into(), format!("unsupported value `{v}`"))
-                })
-            })
-            .transpose()
-    }
-
-    pub fn id(&self, name: &str) -> Result<Option<String>, ApiError> {
-        self.str(name)
-            .map(|v| {
-                if crate::domain::valid_id(v) {
-                    Ok(v.to_string())
-                } else {
-                    Err(ApiError::InvalidQuery(
-                        name.into(),
-                        "is not a valid id".into(),
-                    ))
-                }
-            })
-            .transpose()
-    }
-
-    pub fn page(&self) -> Result<Page, ApiError> {
-        let limit = match self.str("limit") {
-            None => 20,
-            Some(v) => match v.parse::<i64>() {
-                Ok(n) if (1..=100).contains(&n) => n,
-                _ => {
-                    return Err(ApiError::InvalidQuery(
-                        "limit".into(),
-                        "must be an integer between 1 and 100".into(),
-                    ))
-                }
-            },
-        };
-        let cursor = self.str("cursor").map(decode_cursor).transpose()?;
-        Ok(Page { limit, cursor })
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()).map(Query))
     }
 }
 
+impl<T: Apiv2Schema> Apiv2Schema for Query<T> {}
+impl<T: Apiv2Schema> paperclip::actix::OperationModifier for Query<T> {
+    fn update_parameter(op: &mut DefaultOperationRaw) {
+        <web::Query<T> as paperclip::actix::OperationModifier>::update_parameter(op);
+    }
+}
+
+/// Query values arrive as strings; these parse them with a message that says what is expected.
+macro_rules! query_value {
+    ($(#[$doc:meta])* $name:ident($inner:ty), $data:expr, $msg:expr, $parse:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name(pub $inner);
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                let parse: fn(&str) -> Option<$inner> = $parse;
+                parse(&s).map($name).ok_or_else(|| serde::de::Error::custom($msg))
+            }
+        }
+
+        impl paperclip::v2::schema::TypedData for $name {
+            fn data_type() -> paperclip::v2::models::DataType {
+                $data
+            }
+        }
+    };
+}
+
+query_value!(
+    /// `limit`: page size, 1 to 100 (default 20).
+    Limit(i64),
+    DataType::Integer,
+    "must be an integer between 1 and 100",
+    |s| s.parse::<i64>().ok().filter(|n| (1..=100).contains(n))
+);
+query_value!(
+    /// `cursor`: the `nextCursor` of the previous page.
+    Cursor(String),
+    DataType::String,
+    "is malformed",
+    decode_cursor
+);
+query_value!(
+    /// An RFC 3339 date-time.
+    Timestamp(chrono::DateTime<chrono::Utc>),
+    DataType::String,
+    "must be an RFC 3339 date-time",
+    |s| chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.with_timezone(&chrono::Utc))
+);
+query_value!(
+    /// `true` or `false`.
+    Flag(bool),
+    DataType::Boolean,
+    "must be true or false",
+    |s| match s {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+);
+query_value!(
+    /// An IANA time zone such as `Asia/Seoul`.
+    TimeZone(chrono_tz::Tz),
+    DataType::String,
+    "must be an IANA time zone",
+    |s| s.parse().ok()
+);
+
+/// The page a list route returns.
 #[derive(Debug, Clone)]
 pub struct Page {
     pub limit: i64,
@@ -242,43 +246,43 @@ pub struct Page {
     pub cursor: Option<String>,
 }
 
+impl Page {
+    pub fn new(limit: Option<Limit>, cursor: Option<Cursor>) -> Page {
+        Page {
+            limit: limit.map_or(20, |l| l.0),
+            cursor: cursor.map(|c| c.0),
+        }
+    }
+}
+
+/// `from` must not come after `to`.
+pub fn ordered_range(from: &Option<Timestamp>, to: &Option<Timestamp>) -> Result<(), ApiError> {
+    match (from, to) {
+        (Some(a), Some(b)) if a.0 > b.0 => Err(ApiError::InvalidQuery(
+            "to".into(),
+            "must not be before from".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub fn encode_cursor(last_id: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("v1:{last_id}"))
 }
 
-pub fn decode_cursor(raw: &str) -> Result<String, ApiError> {
+fn decode_cursor(raw: &str) -> Option<String> {
     use base64::Engine;
-    let bad = || ApiError::InvalidQuery("cursor".into(), "is malformed".into());
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(raw)
-        .map_err(|_| bad())?;
-    let s = String::from_utf8(bytes).map_err(|_| bad())?;
-    let id = s.strip_prefix("v1:").ok_or_else(bad)?;
-    uuid::Uuid::parse_str(id).map_err(|_| bad())?;
-    Ok(id.to_string())
+        .ok()?;
+    let s = String::from_utf8(bytes).ok()?;
+    let id = s.strip_prefix("v1:")?;
+    uuid::Uuid::parse_str(id).ok()?;
+    Some(id.to_string())
 }
 
-/// Path ids are validated before they reach a query.
-pub fn path_id(raw: &str) -> Result<String, ApiError> {
-    if crate::domain::valid_id(raw) {
-        Ok(raw.to_string())
-    } else {
-        Err(ApiError::NotFound("not found".into()))
-    }
-}
-
-impl<D> FromRequest for QueryParams<D> {
-    type Error = ApiError;
-    type Future = std::future::Ready<Result<Self, ApiError>>;
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(QueryParams::from_request_str(req.query_string()))
-    }
-}
-
-impl<D: Apiv2Schema> Apiv2Schema for QueryParams<D> {}
-impl<D: Apiv2Schema> paperclip::actix::OperationModifier for QueryParams<D> {
-    fn update_parameter(op: &mut DefaultOperationRaw) {
-        <web::Query<D> as paperclip::actix::OperationModifier>::update_parameter(op);
-    }
+/// Path ids are parsed before they reach a query; an invalid one cannot name anything: 404.
+pub fn path_id<T>(raw: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, ApiError> {
+    parse(raw).ok_or_else(|| ApiError::NotFound("not found".into()))
 }

@@ -1,18 +1,23 @@
-//! Builds the application (HTTP server + background tasks) and runs it until shutdown.
+//! Builds the application (HTTP server + background tasks), wires the broker's consumers to
+//! their handlers, and runs it until shutdown.
 use crate::auth::Verifier;
 use crate::cache::Catalog;
+use crate::claims::{Acceptor, ClaimQueue};
 use crate::configuration::Settings;
 use crate::error::ApiError;
+use crate::jobs::decisions::Decider;
+use crate::jobs::ingestion::Ingestor;
+use crate::jobs::outbox_relay::OutboxRelay;
 use crate::metrics::Metrics;
-use crate::mq::Broker;
-use crate::routes::{self, claims, events, health, progress};
+use crate::mq::{Broker, ConsumerOptions, Outcome, Source};
+use crate::routes;
 use crate::state::AppState;
 use crate::store::Store;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web as aweb, HttpServer};
-use paperclip::actix::{web, OpenApiExt};
+use paperclip::actix::OpenApiExt;
 use secrecy::ExposeSecret;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -60,7 +65,7 @@ pub struct Application {
 }
 
 pub fn redis_pool(settings: &Settings) -> anyhow::Result<deadpool_redis::Pool> {
-    let mut cfg = deadpool_redis::Config::from_url(settings.redis_url.expose_secret());
+    let mut cfg = deadpool_redis::Config::from_url(settings.redis.url.expose_secret());
     let mut pool = deadpool_redis::PoolConfig::new(16);
     pool.timeouts.wait = Some(Duration::from_secs(2));
     pool.timeouts.create = Some(Duration::from_secs(2));
@@ -69,137 +74,148 @@ pub fn redis_pool(settings: &Settings) -> anyhow::Result<deadpool_redis::Pool> {
     Ok(cfg.create_pool(Some(deadpool_redis::Runtime::Tokio1))?)
 }
 
-impl Application {
-    pub async fn build(settings: Settings, logger: slog::Logger) -> anyhow::Result<Self> {
-        let store = Store::new(
-            &settings.mongodb_uri,
-            &settings.mongodb_database,
-            settings.mongodb_timeout(),
-        )
-        .await?;
-        let redis = redis_pool(&settings)?;
-        let state = aweb::Data::new(AppState {
-            auth: Arc::new(Verifier::new(&settings, logger.clone())),
-            cache: Catalog::new(Duration::from_millis(settings.catalog_cache_ttl_ms)),
-            settings: settings.clone(),
-            logger: logger.clone(),
-            store,
-            redis,
-            broker: Broker::default(),
-            metrics: Metrics::new(),
-            outbox_wakeup: Arc::default(),
-            shutdown: CancellationToken::new(),
-        });
+async fn build_state(settings: Settings, logger: slog::Logger) -> anyhow::Result<AppState> {
+    let store = Store::new(
+        &settings.mongodb.uri,
+        &settings.mongodb.database,
+        settings.mongodb_timeout(),
+    )
+    .await?;
+    let broker = Broker::default();
+    let metrics = Metrics::new();
+    let outbox_wakeup = Arc::default();
+    let claim_queue = ClaimQueue::new(broker.clone(), settings.amqp.claims_queue.clone());
+    Ok(AppState {
+        auth: Arc::new(Verifier::new(&settings.auth, logger.clone())),
+        cache: Catalog::new(Duration::from_millis(settings.catalog.cache_ttl_ms)),
+        redis: redis_pool(&settings)?,
+        acceptor: Acceptor::new(
+            store.clone(),
+            claim_queue.clone(),
+            metrics.clone(),
+            logger.clone(),
+        ),
+        decider: Decider::new(
+            store.clone(),
+            metrics.clone(),
+            logger.clone(),
+            Duration::from_secs(settings.claims.lease_seconds),
+            Arc::clone(&outbox_wakeup),
+        ),
+        claim_queue,
+        settings,
+        logger,
+        store,
+        broker,
+        metrics,
+        outbox_wakeup,
+        shutdown: CancellationToken::new(),
+    })
+}
 
-        let listener = TcpListener::bind(settings.address())?;
-        let port = listener.local_addr()?.port();
-        let st = state.clone();
-        let server = HttpServer::new(move || {
-            actix_web::App::new()
-                .wrap_api()
-                .app_data(st.clone())
-                .service(
-                    web::resource("/healthz")
-                        .route(web::get().to(health::healthz))
-                        .default_service(aweb::to(routes::method_not_allowed)),
-                )
-                .service(
-                    web::resource("/readyz")
-                        .route(web::get().to(health::readyz))
-                        .default_service(aweb::to(routes::method_not_allowed)),
-                )
-                .service(
-                    web::resource("/metrics")
-                        .route(web::get().to(health::metrics))
-                        .default_service(aweb::to(routes::method_not_allowed)),
-                )
-                .service(
-                    web::resource("/events")
-                        .route(web::get().to(events::list_events))
-                        .route(web::post().to(events::create_event))
-                        .default_service(aweb::to(routes::method_not_allowed)),
-                )
-                .service(
-                    web::resource("/events/{id}")
-                        .route(web::get().to(events::get_event))
-                        .route(web::patch().to(events::patch_event))
-                        .route(web::delete().to(events::delete_event))
-                        .default_service(aweb::to(routes::method_not_allowed)),
-                )
-                .service(
-                    web::resource("/events/{id}/rewards")
-                        .route(web::get().to(events::list_rewards))
-                        .route(web::post().to(events::add_reward))
-                        .default_service(aweb::to(routes::method_not_allowed)),
-                )
-                .service(
-                    web::resource("/events/{id}/eligibility")
-                        .route(web::get().to(events::get_eligibility))
-                        .default_service(aweb::to(routes::method_not_allowed)),
-                )
-                .service(
-                    web::resource("/events/{id}/claims")
-                        .route(web::post().to(claims::create_claim))
-                        .default_service(aweb::to(routes::method_not_allowed)),
-                )
-                .service(
-                    web::resource("/claims")
-                        .route(web::get().to(claims::list_claims))
-                        .default_service(aweb::to(routes::method_not_allowed)),
-                )
-                .service(
-                    web::resource("/claims/me")
-                        .route(web::get().to(claims::my_claims))
-                        .default_service(aweb::to(routes::method_not_allowed)),
-                )
-                .service(
-                    web::resource("/claims/{id}")
-                        .route(web::get().to(claims::get_claim))
-                        .default_service(aweb::to(routes::method_not_allowed)),
-                )
-                .service(
-                    web::resource("/progress/me")
-                        .route(web::get().to(progress::my_progress))
-                        .default_service(aweb::to(routes::method_not_allowed)),
-                )
-                .service(
-                    web::resource("/users/{id}/progress")
-                        .route(web::get().to(progress::user_progress))
-                        .default_service(aweb::to(routes::method_not_allowed)),
-                )
-                .service(
-                    web::resource("/activities")
-                        .route(web::post().to(progress::record_activity))
-                        .default_service(aweb::to(routes::method_not_allowed)),
-                )
-                .with_json_spec_at("/swagger.json")
-                .with_json_spec_v3_at("/openapi.json")
-                .with_swagger_ui_at("/docs")
-                .build()
-                .default_service(aweb::to(routes::route_not_found))
-                .wrap(from_fn(docs_guard))
-                .wrap(from_fn(crate::telemetry::request_middleware))
-        })
-        .listen(listener)?
-        .disable_signals()
-        .shutdown_timeout(settings.shutdown_timeout_seconds)
-        .run();
+/// Start-up is where the broker learns which handler consumes which queue.
+fn register_consumers(state: &AppState) {
+    let (broker, s) = (&state.broker, &state.settings);
+    let each = |prefetch, concurrency| ConsumerOptions {
+        prefetch,
+        concurrency,
+    };
+    let ingest = Ingestor::new(
+        state.store.clone(),
+        state.metrics.clone(),
+        state.logger.clone(),
+    );
+    let i = ingest.clone();
+    broker.consume(
+        Source::Queue(s.amqp.activity_queue.clone()),
+        each(64, 8),
+        move |d| {
+            let i = i.clone();
+            async move { i.handle_activity(d).await }
+        },
+    );
+    broker.consume(
+        Source::Queue(s.amqp.auth_events_queue.clone()),
+        each(64, 8),
+        move |d| {
+            let i = ingest.clone();
+            async move { i.handle_auth_event(d).await }
+        },
+    );
+    let verifier = state.auth.clone();
+    broker.consume(
+        Source::Broadcast {
+            exchange: s.amqp.auth_events_exchange.clone(),
+            routing_key: "session.revoked".into(),
+        },
+        each(64, 1),
+        move |d| {
+            verifier.handle_revocation_message(&d.body);
+            std::future::ready(Outcome::Ack)
+        },
+    );
+    let cache = state.cache.clone();
+    broker.consume(
+        Source::Broadcast {
+            exchange: s.amqp.catalog_exchange.clone(),
+            routing_key: String::new(),
+        },
+        each(64, 1),
+        move |d| {
+            let cache = cache.clone();
+            async move {
+                cache.handle_invalidation(&d.body).await;
+                Outcome::Ack
+            }
+        },
+    );
+    if s.claims.worker_enabled {
+        let decider = state.decider.clone();
+        broker.consume(
+            Source::Queue(s.amqp.claims_queue.clone()),
+            each(s.claims.worker_prefetch, s.claims.worker_concurrency),
+            move |d| {
+                let decider = decider.clone();
+                async move { decider.handle(d).await }
+            },
+        );
+    }
+}
 
-        let token = state.shutdown.clone();
-        let mut tasks = vec![
-            tokio::spawn(crate::mq::supervise(state.clone(), token.clone())),
-            tokio::spawn(crate::worker::run_sweeper(state.clone(), token.clone())),
-            tokio::spawn(crate::worker::run_outbox_relay(
-                state.clone(),
-                token.clone(),
-            )),
-            tokio::spawn(crate::auth::run_revocation_sync(
-                state.clone(),
-                token.clone(),
-            )),
-        ];
-        let st = state.clone();
-        tasks.push(tokio::spawn(async move {
+fn spawn_jobs(state: &aweb::Data<AppState>) -> Vec<JoinHandle<()>> {
+    let (s, token) = (&state.settings, state.shutdown.clone());
+    let wakeup = state.outbox_wakeup.clone();
+    let relay = OutboxRelay {
+        store: state.store.clone(),
+        broker: state.broker.clone(),
+        exchange: s.amqp.rewards_exchange.clone(),
+        lease: Duration::from_secs(s.outbox.lease_seconds),
+        metrics: state.metrics.clone(),
+        logger: state.logger.clone(),
+        wakeup: wakeup.clone(),
+    };
+    let st = state.clone();
+    vec![
+        tokio::spawn(state.broker.clone().supervise(
+            s.clone(),
+            state.logger.clone(),
+            token.clone(),
+            move || wakeup.notify_one(),
+        )),
+        tokio::spawn(crate::jobs::sweeper::run(
+            state.store.clone(),
+            state.claim_queue.clone(),
+            Duration::from_secs(s.claims.pending_redelivery_seconds),
+            state.logger.clone(),
+            token.clone(),
+        )),
+        tokio::spawn(relay.run(token.clone())),
+        tokio::spawn(crate::auth::run_revocation_sync(
+            state.auth.clone(),
+            Duration::from_secs(s.auth.revocation_sync_seconds),
+            token.clone(),
+        )),
+        tokio::spawn(async move {
             // Retried until MongoDB answers; the service serves meanwhile (uniqueness is on _id).
             loop {
                 match st.store.ensure_indexes().await {
@@ -213,8 +229,39 @@ impl Application {
                     _ = tokio::time::sleep(Duration::from_secs(2)) => {}
                 }
             }
-        }));
-        slog::info!(logger, "listening"; "address" => format!("{}:{}", settings.app_host, port));
+        }),
+    ]
+}
+
+impl Application {
+    pub async fn build(settings: Settings, logger: slog::Logger) -> anyhow::Result<Self> {
+        let state = aweb::Data::new(build_state(settings.clone(), logger.clone()).await?);
+        register_consumers(&state);
+        let listener = TcpListener::bind(settings.address())?;
+        let port = listener.local_addr()?.port();
+        let st = state.clone();
+        let verifier = aweb::Data::from(state.auth.clone());
+        let server = HttpServer::new(move || {
+            actix_web::App::new()
+                .wrap_api()
+                .app_data(st.clone())
+                .app_data(verifier.clone())
+                .configure(routes::config)
+                .with_json_spec_at("/swagger.json")
+                .with_json_spec_v3_at("/openapi.json")
+                .with_swagger_ui_at("/docs")
+                .build()
+                .default_service(aweb::to(routes::route_not_found))
+                .wrap(from_fn(docs_guard))
+                .wrap(from_fn(crate::telemetry::request_middleware))
+        })
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(settings.app.shutdown_timeout_seconds)
+        .run();
+
+        let tasks = spawn_jobs(&state);
+        slog::info!(logger, "listening"; "address" => format!("{}:{}", settings.app.host, port));
         Ok(Application {
             port,
             server,
@@ -258,7 +305,7 @@ impl Application {
         handle.stop(true).await;
         token.cancel();
         let _ = server.await;
-        let grace = Duration::from_secs(self.state.settings.shutdown_timeout_seconds);
+        let grace = Duration::from_secs(self.state.settings.app.shutdown_timeout_seconds);
         for t in self.tasks {
             let _ = tokio::time::timeout(grace, t).await;
         }

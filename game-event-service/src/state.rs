@@ -1,7 +1,9 @@
-//! Everything handlers and background tasks share.
+//! What the HTTP handlers share.
 use crate::auth::Verifier;
 use crate::cache::Catalog;
+use crate::claims::{Acceptor, ClaimQueue};
 use crate::configuration::Settings;
+use crate::jobs::decisions::Decider;
 use crate::metrics::Metrics;
 use crate::mq::Broker;
 use crate::store::Store;
@@ -18,13 +20,12 @@ pub struct AppState {
     pub cache: Catalog,
     pub auth: Arc<Verifier>,
     pub metrics: Metrics,
+    pub claim_queue: ClaimQueue,
+    pub acceptor: Acceptor,
+    /// The claim decider, also reachable here so that operators' tools and tests can decide
+    /// one claim on demand.
+    pub decider: Decider,
     /// Wakes the outbox relay when a grant was just recorded or the broker came back.
     pub outbox_wakeup: Arc<Notify>,
     pub shutdown: CancellationToken,
-}
-
-impl AppState {
-    pub fn redis_key(&self, suffix: &str) -> String {
-        format!("{}{}", self.settings.redis_key_prefix, suffix)
-    }
 }

@@ -1,4 +1,5 @@
 //! JSON-lines logging through slog, request ids and the access log.
+use crate::request_id::REQUEST_ID;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -6,15 +7,6 @@ use actix_web::middleware::Next;
 use actix_web::HttpMessage;
 use slog::{o, Drain, Logger};
 use std::time::Instant;
-
-tokio::task_local! {
-    /// Lets error responses carry the request id without threading it through every handler.
-    pub static REQUEST_ID: String;
-}
-
-pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(|id| id.clone()).ok()
-}
 
 pub fn get_logger(level: &str) -> Logger {
     let level = match level.to_ascii_lowercase().as_str() {
@@ -109,7 +101,7 @@ pub async fn request_middleware(
         .request()
         .extensions()
         .get::<crate::auth::Identity>()
-        .map(|i| i.user_id.clone())
+        .map(|i| i.user_id.to_string())
         .unwrap_or_default();
     slog::info!(log, "request";
         "method" => &method, "path" => &path, "route" => &route, "status" => status,

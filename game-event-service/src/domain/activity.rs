@@ -1,4 +1,6 @@
 //! Activity records: the single source of all progress.
+use super::errors::FieldError;
+use super::ids::{new_id, valid_id, UserId};
 use chrono::{DateTime, Utc};
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
@@ -21,11 +23,11 @@ pub fn is_reserved(k: &str) -> bool {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Activity {
     pub id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub key: String,
     pub value: i64,
     pub occurred_at: DateTime<Utc>,
-    pub subject_user_id: Option<String>,
+    pub subject_user_id: Option<UserId>,
 }
 
 /// Wire schema of `game.activity` messages and of `POST /activities`.
@@ -51,25 +53,21 @@ pub enum Source {
 }
 
 impl ActivityInput {
-    pub fn into_activity(self, source: Source) -> Result<Activity, crate::error::FieldError> {
-        use crate::error::FieldError;
+    pub fn into_activity(self, source: Source) -> Result<Activity, FieldError> {
         let id = match (self.id, source) {
             (Some(id), _) => id,
-            (None, Source::Admin) => super::new_id(),
+            (None, Source::Admin) => new_id(),
             (None, Source::GameQueue) => return Err(FieldError::new("id", "is required")),
         };
-        if !super::valid_id(&id) {
+        if !valid_id(&id) {
             return Err(FieldError::new(
                 "id",
                 "must be 1 to 128 characters of [A-Za-z0-9._:-]",
             ));
         }
-        if !super::valid_id(&self.user_id) {
-            return Err(FieldError::new(
-                "userId",
-                "must be 1 to 128 characters of [A-Za-z0-9._:-]",
-            ));
-        }
+        let user_id = UserId::parse(&self.user_id).ok_or_else(|| {
+            FieldError::new("userId", "must be 1 to 128 characters of [A-Za-z0-9._:-]")
+        })?;
         if !valid_key(&self.key) {
             return Err(FieldError::new("key", "must match ^[a-z0-9_.:-]{1,64}$"));
         }
@@ -79,18 +77,20 @@ impl ActivityInput {
         if self.value < 0 {
             return Err(FieldError::new("value", "must be an integer >= 0"));
         }
-        if let Some(s) = &self.subject_user_id {
-            if !super::valid_id(s) {
-                return Err(FieldError::new("subjectUserId", "is not a valid id"));
-            }
-        }
+        let subject_user_id = match &self.subject_user_id {
+            Some(s) => Some(
+                UserId::parse(s)
+                    .ok_or_else(|| FieldError::new("subjectUserId", "is not a valid id"))?,
+            ),
+            None => None,
+        };
         Ok(Activity {
             id,
-            user_id: self.user_id,
+            user_id,
             key: self.key,
             value: self.value,
             occurred_at: self.occurred_at,
-            subject_user_id: self.subject_user_id,
+            subject_user_id,
         })
     }
 }

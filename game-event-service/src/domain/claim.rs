@@ -1,6 +1,7 @@
 //! Claims and their decisions.
 use super::conditions::ConditionProgress;
 use super::event::Reward;
+use super::ids::{ClaimId, EventId, UserId};
 use chrono::{DateTime, Utc};
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
@@ -47,9 +48,9 @@ impl RejectReason {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Apiv2Schema)]
 #[serde(rename_all = "camelCase")]
 pub struct Claim {
-    pub id: String,
-    pub event_id: String,
-    pub user_id: String,
+    pub id: ClaimId,
+    pub event_id: EventId,
+    pub user_id: UserId,
     pub status: ClaimStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<RejectReason>,
@@ -74,6 +75,26 @@ pub enum Decision {
 }
 
 impl Claim {
+    /// A new PENDING claim of `user_id` for the event's current rewards.
+    pub fn request(
+        event_id: EventId,
+        user_id: UserId,
+        rewards: Vec<Reward>,
+        at: DateTime<Utc>,
+    ) -> Claim {
+        Claim {
+            id: ClaimId::mint(),
+            event_id,
+            user_id,
+            status: ClaimStatus::Pending,
+            reason: None,
+            progress: None,
+            rewards,
+            requested_at: at,
+            decided_at: None,
+        }
+    }
+
     pub fn decided(mut self, decision: &Decision, at: DateTime<Utc>) -> Claim {
         match decision {
             Decision::Approved { progress } => {
@@ -93,6 +114,6 @@ impl Claim {
 }
 
 /// Key of the "one open claim / one approval per user and event" documents.
-pub fn user_event_key(event_id: &str, user_id: &str) -> String {
+pub fn user_event_key(event_id: &EventId, user_id: &UserId) -> String {
     format!("{event_id}:{user_id}")
 }

@@ -2,24 +2,14 @@
 //!
 //! Days are calendar days in the event's time zone; only activity inside the half-open window
 //! `[startsAt, endsAt)` counts.
+use super::activity::{INVITE, LOGIN};
+pub use super::event::Window;
 use super::event::{Aggregate, Condition, ConditionType};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
-}
-
-impl Window {
-    pub fn contains(&self, t: DateTime<Utc>) -> bool {
-        self.starts_at <= t && t < self.ends_at
-    }
-}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CounterFacts {
@@ -33,6 +23,68 @@ pub struct Facts {
     pub login_instants: Vec<DateTime<Utc>>,
     pub invite_count: i64,
     pub counters: HashMap<String, CounterFacts>,
+}
+
+/// One activity record, as far as conditions care.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fact {
+    pub key: String,
+    pub value: i64,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// The activity keys `conditions` read (`login` and `invite` included when counted).
+pub fn keys_needed(conditions: &[Condition]) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for c in conditions {
+        let k = match c.kind {
+            ConditionType::LoginDays | ConditionType::ConsecutiveLoginDays => Some(LOGIN),
+            ConditionType::InviteCount => Some(INVITE),
+            ConditionType::Counter => c.key.as_deref(),
+        };
+        if let Some(k) = k {
+            if !keys.iter().any(|have| have == k) {
+                keys.push(k.to_string());
+            }
+        }
+    }
+    keys
+}
+
+impl Facts {
+    /// The facts of one user for `conditions` from that user's records: only records inside
+    /// the window and of a key the conditions read count.
+    pub fn gather<'a>(
+        records: impl IntoIterator<Item = &'a Fact>,
+        window: Window,
+        conditions: &[Condition],
+    ) -> Facts {
+        let keys = keys_needed(conditions);
+        let counted = |k: &str| {
+            conditions.iter().any(|c| {
+                (c.kind == ConditionType::Counter && c.key.as_deref() == Some(k))
+                    || (c.kind == ConditionType::InviteCount && k == INVITE)
+            })
+        };
+        let mut facts = Facts::default();
+        for r in records {
+            if !window.contains(r.occurred_at) || !keys.iter().any(|k| k == &r.key) {
+                continue;
+            }
+            if r.key == LOGIN && keys.iter().any(|k| k == LOGIN) {
+                facts.login_instants.push(r.occurred_at);
+            }
+            if counted(&r.key) {
+                let f = facts.counters.entry(r.key.clone()).or_default();
+                f.sum = f.sum.saturating_add(r.value);
+                f.max = f.max.max(r.value);
+            }
+        }
+        if let Some(f) = facts.counters.get(INVITE) {
+            facts.invite_count = f.sum;
+        }
+        facts
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Apiv2Schema)]
@@ -244,6 +296,39 @@ mod tests {
             .counters
             .insert("kills".into(), CounterFacts { sum: 12, max: 8 });
         assert!(evaluate(&conditions, &facts, w, chrono_tz::UTC).all_met);
+    }
+
+    #[test]
+    fn gathered_facts_keep_only_needed_keys_inside_the_window() {
+        let w = window(utc(2026, 11, 1, 0, 0), utc(2026, 11, 30, 0, 0));
+        let f = |key: &str, value, at| Fact {
+            key: key.into(),
+            value,
+            occurred_at: at,
+        };
+        let records = [
+            f("login", 1, utc(2026, 11, 2, 0, 0)),
+            f("login", 1, utc(2026, 10, 2, 0, 0)),
+            f("kills", 5, utc(2026, 11, 3, 0, 0)),
+            f("kills", 7, utc(2026, 12, 3, 0, 0)),
+            f("invite", 1, utc(2026, 11, 4, 0, 0)),
+            f("deaths", 9, utc(2026, 11, 4, 0, 0)),
+        ];
+        let conditions = vec![
+            cond(ConditionType::LoginDays, 1),
+            cond(ConditionType::InviteCount, 1),
+            Condition {
+                kind: ConditionType::Counter,
+                threshold: 1,
+                key: Some("kills".into()),
+                aggregate: None,
+            },
+        ];
+        let facts = Facts::gather(&records, w, &conditions);
+        assert_eq!(facts.login_instants.len(), 1);
+        assert_eq!(facts.invite_count, 1);
+        assert_eq!(facts.counters["kills"], CounterFacts { sum: 5, max: 5 });
+        assert!(!facts.counters.contains_key("deaths"));
     }
 
     #[test]

@@ -1,10 +1,17 @@
 //! Probes and metrics.
+use super::resource;
 use crate::error::problem_response;
 use crate::state::AppState;
-use actix_web::{http::StatusCode, web, HttpResponse};
-use paperclip::actix::api_v2_operation;
+use actix_web::{http::StatusCode, HttpResponse};
+use paperclip::actix::{api_v2_operation, web};
 use serde_json::json;
 use std::time::Duration;
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/healthz").route(web::get().to(healthz)))
+        .service(resource("/readyz").route(web::get().to(readyz)))
+        .service(resource("/metrics").route(web::get().to(metrics)));
+}
 
 /// Process is alive.
 #[api_v2_operation(tags(Probes))]

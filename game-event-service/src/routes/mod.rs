@@ -1,12 +1,32 @@
-//! Thin HTTP handlers: parse, authorize, call the store/domain, shape the response.
+//! Thin HTTP handlers: parse, authorize, call one domain or service function, shape the
+//! response. Every module registers its own routes (`config`).
 pub mod claims;
+pub mod eligibility;
 pub mod events;
 pub mod health;
+pub mod lookup;
 pub mod progress;
+pub mod rewards;
 
 use crate::error::ApiError;
 use actix_web::HttpResponse;
+use paperclip::actix::web;
 use serde::Serialize;
+
+/// Every route of the service.
+pub fn config(cfg: &mut web::ServiceConfig) {
+    health::config(cfg);
+    events::config(cfg);
+    rewards::config(cfg);
+    eligibility::config(cfg);
+    claims::config(cfg);
+    progress::config(cfg);
+}
+
+/// A resource whose other methods answer 405 problem+json.
+pub fn resource(path: &str) -> web::Resource {
+    web::resource(path).default_service(actix_web::web::to(method_not_allowed))
+}
 
 pub fn json<T: Serialize>(status: actix_web::http::StatusCode, body: &T) -> HttpResponse {
     HttpResponse::build(status)
@@ -21,26 +41,33 @@ pub struct ListResponse<T: Serialize> {
     pub next_cursor: Option<String>,
 }
 
+impl<T: Serialize> ListResponse<T> {
+    /// `next_cursor` only when the page was full (`last_id` is the page's last stored id).
+    pub fn page(items: Vec<T>, full: bool, last_id: Option<String>) -> Self {
+        let next_cursor = if full {
+            last_id.map(|id| crate::extract::encode_cursor(&id))
+        } else {
+            None
+        };
+        ListResponse { items, next_cursor }
+    }
+}
+
 /// Builds a page response; `next_cursor` only when the page was full.
 pub fn page_of<T: Serialize>(
     items: Vec<T>,
     limit: i64,
     id_of: impl Fn(&T) -> String,
 ) -> ListResponse<T> {
-    let next_cursor = if items.len() as i64 == limit {
-        items
-            .last()
-            .map(|i| crate::extract::encode_cursor(&id_of(i)))
-    } else {
-        None
-    };
-    ListResponse { items, next_cursor }
+    let full = items.len() as i64 == limit;
+    let last = items.last().map(id_of);
+    ListResponse::page(items, full, last)
 }
 
 pub async fn route_not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::RouteNotFound)
 }
 
-pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::MethodNotAllowed)
 }

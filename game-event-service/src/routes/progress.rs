@@ -1,14 +1,21 @@
 //! Progress views and ADMIN activity recording.
-use super::json;
+use super::{json, resource};
 use crate::auth::Identity;
 use crate::domain::activity::{ActivityInput, Source};
+use crate::domain::UserId;
 use crate::error::ApiError;
-use crate::extract::{path_id, QueryParams, ValidJson};
+use crate::extract::{path_id, Query, TimeZone, ValidJson};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
-use paperclip::actix::{api_v2_operation, Apiv2Schema};
-use serde::Serialize;
+use actix_web::HttpResponse;
+use paperclip::actix::{api_v2_operation, web, Apiv2Schema};
+use serde::{Deserialize, Serialize};
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/progress/me").route(web::get().to(my_progress)))
+        .service(resource("/users/{id}/progress").route(web::get().to(user_progress)))
+        .service(resource("/activities").route(web::post().to(record_activity)));
+}
 
 #[derive(Debug, Serialize, Apiv2Schema)]
 #[serde(rename_all = "camelCase")]
@@ -22,36 +29,32 @@ pub struct KeyProgress {
 #[derive(Debug, Serialize, Apiv2Schema)]
 #[serde(rename_all = "camelCase")]
 pub struct Progress {
-    pub user_id: String,
+    pub user_id: UserId,
     pub timezone: String,
     pub keys: Vec<KeyProgress>,
     pub login_days: Vec<String>,
 }
 
-/// Query parameters of the progress routes (documentation only).
-#[derive(serde::Deserialize, Apiv2Schema)]
-#[allow(dead_code)]
+/// Query parameters of the progress routes.
+#[derive(Debug, Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
 pub struct ProgressParams {
     /// IANA zone for the login-day boundaries (default UTC).
-    timezone: Option<String>,
+    timezone: Option<TimeZone>,
 }
 
 async fn progress_of(
     state: &AppState,
-    user_id: &str,
-    q: &QueryParams<ProgressParams>,
+    user_id: &UserId,
+    q: &ProgressParams,
 ) -> Result<HttpResponse, ApiError> {
-    q.allow_only(&["timezone"])?;
-    let tz_name = q.str("timezone").unwrap_or("UTC").to_string();
-    let tz: chrono_tz::Tz = tz_name.parse().map_err(|_| {
-        ApiError::InvalidQuery("timezone".into(), "must be an IANA time zone".into())
-    })?;
+    let tz = q.timezone.as_ref().map_or(chrono_tz::UTC, |t| t.0);
     let (totals, days) = state.store.progress_of(user_id, tz).await?;
     Ok(json(
         StatusCode::OK,
         &Progress {
-            user_id: user_id.to_string(),
-            timezone: tz_name,
+            user_id: user_id.clone(),
+            timezone: tz.name().to_string(),
             keys: totals
                 .into_iter()
                 .map(|t| KeyProgress {
@@ -71,9 +74,9 @@ async fn progress_of(
 pub async fn my_progress(
     state: web::Data<AppState>,
     id: Identity,
-    q: QueryParams<ProgressParams>,
+    q: Query<ProgressParams>,
 ) -> Result<HttpResponse, ApiError> {
-    progress_of(&state, &id.user_id, &q).await
+    progress_of(&state, &id.user_id, &q.0).await
 }
 
 /// A user's progress (that user, or staff).
@@ -82,15 +85,15 @@ pub async fn user_progress(
     state: web::Data<AppState>,
     id: Identity,
     path: web::Path<String>,
-    q: QueryParams<ProgressParams>,
+    q: Query<ProgressParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let user_id = path_id(&path)?;
+    let user_id = path_id(&path, UserId::parse)?;
     if user_id != id.user_id && !id.roles.is_staff() {
         return Err(ApiError::Forbidden(
             "only the user or staff may read this progress".into(),
         ));
     }
-    progress_of(&state, &user_id, &q).await
+    progress_of(&state, &user_id, &q.0).await
 }
 
 #[derive(Debug, Serialize, Apiv2Schema)]

@@ -3,6 +3,7 @@ use super::{is_duplicate_key, to_bson_dt, Store, StoreResult};
 use crate::domain::activity::{Activity, INVITE, LOGIN};
 use crate::domain::conditions::{Facts, Window};
 use crate::domain::event::{Condition, ConditionType};
+use crate::domain::UserId;
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, DateTime as BsonDateTime, Document};
 use serde::{Deserialize, Serialize};
@@ -50,11 +51,11 @@ impl Store {
     pub async fn insert_activity(&self, a: &Activity) -> StoreResult<bool> {
         let d = ActivityDoc {
             id: a.id.clone(),
-            user_id: a.user_id.clone(),
+            user_id: a.user_id.to_string(),
             key: a.key.clone(),
             value: a.value,
             occurred_at: to_bson_dt(a.occurred_at),
-            subject_user_id: a.subject_user_id.clone(),
+            subject_user_id: a.subject_user_id.as_ref().map(|u| u.to_string()),
             recorded_at: BsonDateTime::now(),
         };
         match self.activities().insert_one(d).await {
@@ -67,7 +68,7 @@ impl Store {
     /// Loads only what the conditions need, restricted to the window.
     pub async fn facts_for(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         window: Window,
         conditions: &[Condition],
     ) -> StoreResult<Facts> {
@@ -82,7 +83,7 @@ impl Store {
         if needs_logins {
             let docs: Vec<ActivityDoc> = self
                 .activities()
-                .find(doc! {"userId": user_id, "key": LOGIN, "occurredAt": range.clone()})
+                .find(doc! {"userId": user_id.as_str(), "key": LOGIN, "occurredAt": range.clone()})
                 .await?
                 .try_collect()
                 .await?;
@@ -107,7 +108,7 @@ impl Store {
             // pipeline. The {userId, key, occurredAt} index serves it on MongoDB.
             let docs: Vec<ActivityDoc> = self
                 .activities()
-                .find(doc! {"userId": user_id, "key": {"$in": keys}, "occurredAt": range})
+                .find(doc! {"userId": user_id.as_str(), "key": {"$in": keys}, "occurredAt": range})
                 .await?
                 .try_collect()
                 .await?;
@@ -126,11 +127,11 @@ impl Store {
     /// Totals per key over all time, and the distinct login days in `tz`.
     pub async fn progress_of(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         tz: chrono_tz::Tz,
     ) -> StoreResult<(Vec<KeyTotal>, Vec<chrono::NaiveDate>)> {
         let pipeline = vec![
-            doc! {"$match": {"userId": user_id}},
+            doc! {"$match": {"userId": user_id.as_str()}},
             doc! {"$group": {"_id": "$key", "total": {"$sum": "$value"}, "max": {"$max": "$value"}, "count": {"$sum": 1}}},
             doc! {"$sort": {"_id": 1}},
         ];
@@ -152,7 +153,7 @@ impl Store {
         totals.sort_by(|a, b| a.key.cmp(&b.key));
         let logins: Vec<ActivityDoc> = self
             .activities()
-            .find(doc! {"userId": user_id, "key": LOGIN})
+            .find(doc! {"userId": user_id.as_str(), "key": LOGIN})
             .await?
             .try_collect()
             .await?;

@@ -3,6 +3,7 @@ use super::{is_duplicate_key, now_ms, to_bson_dt, Store, StoreResult};
 use crate::domain::claim::{user_event_key, Claim, ClaimStatus, RejectReason};
 use crate::domain::conditions::ConditionProgress;
 use crate::domain::event::Reward;
+use crate::domain::{ClaimId, EventId, UserId};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, DateTime as BsonDateTime, Document};
 use mongodb::options::ReturnDocument;
@@ -39,9 +40,9 @@ pub struct ClaimDoc {
 impl From<&Claim> for ClaimDoc {
     fn from(c: &Claim) -> Self {
         ClaimDoc {
-            id: c.id.clone(),
-            event_id: c.event_id.clone(),
-            user_id: c.user_id.clone(),
+            id: c.id.to_string(),
+            event_id: c.event_id.to_string(),
+            user_id: c.user_id.to_string(),
             status: c.status,
             reason: c.reason,
             progress: c.progress.clone(),
@@ -57,9 +58,9 @@ impl From<&Claim> for ClaimDoc {
 impl From<ClaimDoc> for Claim {
     fn from(d: ClaimDoc) -> Self {
         Claim {
-            id: d.id,
-            event_id: d.event_id,
-            user_id: d.user_id,
+            id: ClaimId::stored(d.id),
+            event_id: EventId::stored(d.event_id),
+            user_id: UserId::stored(d.user_id),
             status: d.status,
             reason: d.reason,
             progress: d.progress,
@@ -81,8 +82,8 @@ struct LockDoc {
 
 #[derive(Debug, Default, Clone)]
 pub struct ClaimFilter {
-    pub event_id: Option<String>,
-    pub user_id: Option<String>,
+    pub event_id: Option<EventId>,
+    pub user_id: Option<UserId>,
     pub status: Option<ClaimStatus>,
     pub from: Option<chrono::DateTime<chrono::Utc>>,
     pub to: Option<chrono::DateTime<chrono::Utc>>,
@@ -114,9 +115,9 @@ impl Store {
     /// crashed before writing its claim, is removed and the insert retried, so nobody is wedged.
     pub async fn acquire_claim_lock(
         &self,
-        event_id: &str,
-        user_id: &str,
-        claim_id: &str,
+        event_id: &EventId,
+        user_id: &UserId,
+        claim_id: &ClaimId,
     ) -> StoreResult<LockOutcome> {
         let key = user_event_key(event_id, user_id);
         for _ in 0..5 {
@@ -133,7 +134,8 @@ impl Store {
             let Some(existing) = self.locks().find_one(doc! {"_id": &key}).await? else {
                 continue;
             };
-            match self.get_claim(&existing.claim_id).await? {
+            let holder = ClaimId::stored(existing.claim_id);
+            match self.get_claim(&holder).await? {
                 Some(c) if c.status != ClaimStatus::Rejected => return Ok(LockOutcome::Held(c)),
                 Some(_) => {}
                 None => {
@@ -141,7 +143,7 @@ impl Store {
                     if age < ORPHAN_LOCK_GRACE_MS {
                         // Probably a concurrent request between its lock and claim inserts.
                         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                        if let Some(c) = self.get_claim(&existing.claim_id).await? {
+                        if let Some(c) = self.get_claim(&holder).await? {
                             if c.status != ClaimStatus::Rejected {
                                 return Ok(LockOutcome::Held(c));
                             }
@@ -151,8 +153,7 @@ impl Store {
                     }
                 }
             }
-            self.release_claim_lock(event_id, user_id, &existing.claim_id)
-                .await?;
+            self.release_claim_lock(event_id, user_id, &holder).await?;
         }
         Err(super::StoreError::Other(anyhow::anyhow!(
             "could not acquire the claim lock"
@@ -162,12 +163,14 @@ impl Store {
     /// Deletes the lock only if it still belongs to `claim_id` (safe to repeat).
     pub async fn release_claim_lock(
         &self,
-        event_id: &str,
-        user_id: &str,
-        claim_id: &str,
+        event_id: &EventId,
+        user_id: &UserId,
+        claim_id: &ClaimId,
     ) -> StoreResult<()> {
         self.locks()
-            .delete_one(doc! {"_id": user_event_key(event_id, user_id), "claimId": claim_id})
+            .delete_one(
+                doc! {"_id": user_event_key(event_id, user_id), "claimId": claim_id.as_str()},
+            )
             .await?;
         Ok(())
     }
@@ -177,10 +180,10 @@ impl Store {
         Ok(())
     }
 
-    pub async fn get_claim(&self, id: &str) -> StoreResult<Option<Claim>> {
+    pub async fn get_claim(&self, id: &ClaimId) -> StoreResult<Option<Claim>> {
         Ok(self
             .claims()
-            .find_one(doc! {"_id": id})
+            .find_one(doc! {"_id": id.as_str()})
             .await?
             .map(Claim::from))
     }
@@ -190,7 +193,7 @@ impl Store {
         let res = self
             .claims()
             .replace_one(
-                doc! {"_id": &decided.id, "status": "PENDING"},
+                doc! {"_id": decided.id.as_str(), "status": "PENDING"},
                 ClaimDoc::from(decided),
             )
             .await?;
@@ -198,12 +201,12 @@ impl Store {
     }
 
     /// Takes the evaluation lease of a PENDING claim; None if decided or owned by another worker.
-    pub async fn lease_claim(&self, id: &str, lease_ms: i64) -> StoreResult<Option<Claim>> {
+    pub async fn lease_claim(&self, id: &ClaimId, lease_ms: i64) -> StoreResult<Option<Claim>> {
         let now = now_ms();
         Ok(self
             .claims()
             .find_one_and_update(
-                doc! {"_id": id, "status": "PENDING", "leaseUntil": {"$lt": now}},
+                doc! {"_id": id.as_str(), "status": "PENDING", "leaseUntil": {"$lt": now}},
                 doc! {"$set": {"leaseUntil": now + lease_ms}},
             )
             .return_document(ReturnDocument::After)
@@ -211,10 +214,10 @@ impl Store {
             .map(Claim::from))
     }
 
-    pub async fn release_claim_lease(&self, id: &str) -> StoreResult<()> {
+    pub async fn release_claim_lease(&self, id: &ClaimId) -> StoreResult<()> {
         self.claims()
             .update_one(
-                doc! {"_id": id, "status": "PENDING"},
+                doc! {"_id": id.as_str(), "status": "PENDING"},
                 doc! {"$set": {"leaseUntil": 0_i64}},
             )
             .await?;
@@ -227,7 +230,7 @@ impl Store {
         older_than_ms: i64,
         lease_ms: i64,
         limit: i64,
-    ) -> StoreResult<Vec<String>> {
+    ) -> StoreResult<Vec<ClaimId>> {
         let now = now_ms();
         let cutoff = BsonDateTime::from_millis(now - older_than_ms);
         let candidates: Vec<ClaimDoc> = self
@@ -247,7 +250,7 @@ impl Store {
                 )
                 .await?;
             if taken.is_some() {
-                ids.push(c.id);
+                ids.push(ClaimId::stored(c.id));
             }
         }
         Ok(ids)
@@ -261,10 +264,10 @@ impl Store {
     ) -> StoreResult<Vec<Claim>> {
         let mut q = Document::new();
         if let Some(e) = &f.event_id {
-            q.insert("eventId", e);
+            q.insert("eventId", e.as_str());
         }
         if let Some(u) = &f.user_id {
-            q.insert("userId", u);
+            q.insert("userId", u.as_str());
         }
         if let Some(s) = f.status {
             q.insert("status", s.as_str());
@@ -296,8 +299,8 @@ impl Store {
     /// The claim currently holding the open-claim lock, if it is PENDING or APPROVED.
     pub async fn open_claim_for(
         &self,
-        event_id: &str,
-        user_id: &str,
+        event_id: &EventId,
+        user_id: &UserId,
     ) -> StoreResult<Option<Claim>> {
         let Some(lock) = self
             .locks()
@@ -307,7 +310,7 @@ impl Store {
             return Ok(None);
         };
         Ok(self
-            .get_claim(&lock.claim_id)
+            .get_claim(&ClaimId::stored(lock.claim_id))
             .await?
             .filter(|c| c.status != ClaimStatus::Rejected))
     }
@@ -315,35 +318,39 @@ impl Store {
     /// The claim id holding the approval for (event, user), if any.
     pub async fn approval_holder(
         &self,
-        event_id: &str,
-        user_id: &str,
-    ) -> StoreResult<Option<String>> {
+        event_id: &EventId,
+        user_id: &UserId,
+    ) -> StoreResult<Option<ClaimId>> {
         Ok(self
             .approvals()
             .find_one(doc! {"_id": user_event_key(event_id, user_id)})
             .await?
-            .and_then(|d| d.get_str("claimId").ok().map(str::to_owned)))
+            .and_then(|d| {
+                d.get_str("claimId")
+                    .ok()
+                    .map(|s| ClaimId::stored(s.to_owned()))
+            }))
     }
 
     /// Inserts the approval; returns the claim id that holds it (ours, or an earlier one).
-    pub async fn insert_approval(&self, claim: &Claim) -> StoreResult<String> {
+    pub async fn insert_approval(&self, claim: &Claim) -> StoreResult<ClaimId> {
         let key = user_event_key(&claim.event_id, &claim.user_id);
-        let d = doc! {"_id": &key, "claimId": &claim.id, "eventId": &claim.event_id,
-        "userId": &claim.user_id, "approvedAt": BsonDateTime::now()};
+        let d = doc! {"_id": &key, "claimId": claim.id.as_str(), "eventId": claim.event_id.as_str(),
+        "userId": claim.user_id.as_str(), "approvedAt": BsonDateTime::now()};
         match self.approvals().insert_one(d).await {
             Ok(_) => Ok(claim.id.clone()),
             Err(e) if is_duplicate_key(&e) => Ok(self
                 .approval_holder(&claim.event_id, &claim.user_id)
                 .await?
-                .unwrap_or_default()),
+                .unwrap_or_else(|| ClaimId::stored(String::new()))),
             Err(e) => Err(e.into()),
         }
     }
 
-    pub async fn count_approvals(&self, event_id: &str) -> StoreResult<u64> {
+    pub async fn count_approvals(&self, event_id: &EventId) -> StoreResult<u64> {
         Ok(self
             .approvals()
-            .count_documents(doc! {"eventId": event_id})
+            .count_documents(doc! {"eventId": event_id.as_str()})
             .await?)
     }
 }

@@ -1,13 +1,12 @@
-//! Events (whole-document, optimistic `version`) and their per-event stock counters.
-use super::{is_duplicate_key, to_bson_dt, Store, StoreResult};
+//! Events: whole documents with an optimistic `version`.
+use super::{to_bson_dt, Store, StoreResult};
 use crate::domain::event::{Condition, Event, EventStatus, Reward};
+use crate::domain::{EventId, UserId};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, DateTime as BsonDateTime, Document};
-use mongodb::options::ReturnDocument;
 use serde::{Deserialize, Serialize};
 
 pub const COLLECTION: &str = "events";
-pub const STOCK: &str = "event_stock";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -37,7 +36,7 @@ pub struct EventDoc {
 impl From<&Event> for EventDoc {
     fn from(e: &Event) -> Self {
         EventDoc {
-            id: e.id.clone(),
+            id: e.id.to_string(),
             title: e.title.clone(),
             description: e.description.clone(),
             starts_at: to_bson_dt(e.starts_at),
@@ -48,7 +47,7 @@ impl From<&Event> for EventDoc {
             rewards: e.rewards.clone(),
             max_claims: e.max_claims,
             version: e.version,
-            created_by: e.created_by.clone(),
+            created_by: e.created_by.to_string(),
             created_at: to_bson_dt(e.created_at),
             updated_at: to_bson_dt(e.updated_at),
             archived_at: e.archived_at.map(to_bson_dt),
@@ -64,7 +63,7 @@ impl From<&Event> for EventDoc {
 impl From<EventDoc> for Event {
     fn from(d: EventDoc) -> Self {
         Event {
-            id: d.id,
+            id: EventId::stored(d.id),
             title: d.title,
             description: d.description,
             starts_at: d.starts_at.to_chrono(),
@@ -75,7 +74,7 @@ impl From<EventDoc> for Event {
             rewards: d.rewards,
             max_claims: d.max_claims,
             version: d.version,
-            created_by: d.created_by,
+            created_by: UserId::stored(d.created_by),
             created_at: d.created_at.to_chrono(),
             updated_at: d.updated_at.to_chrono(),
             archived_at: d.archived_at.map(|t| t.to_chrono()),
@@ -91,40 +90,20 @@ pub struct EventFilter {
     pub to: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// Outcome of trying to take one unit of an event's stock for a claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reservation {
-    Reserved,
-    SoldOut,
-}
-
 impl Store {
     fn events(&self) -> mongodb::Collection<EventDoc> {
         self.db.collection(COLLECTION)
     }
-    fn stock(&self) -> mongodb::Collection<Document> {
-        self.db.collection(STOCK)
-    }
-
-    /// The stock counter exists from creation on, so reservations never need an upsert.
+    /// Stock shards are created on the first claim (see `store::stock`).
     pub async fn insert_event(&self, e: &Event) -> StoreResult<()> {
-        match self
-            .stock()
-            .insert_one(doc! {"_id": &e.id, "count": 0_i64, "holders": {}})
-            .await
-        {
-            Ok(_) => {}
-            Err(err) if is_duplicate_key(&err) => {}
-            Err(err) => return Err(err.into()),
-        }
         self.events().insert_one(EventDoc::from(e)).await?;
         Ok(())
     }
 
-    pub async fn get_event(&self, id: &str) -> StoreResult<Option<Event>> {
+    pub async fn get_event(&self, id: &EventId) -> StoreResult<Option<Event>> {
         Ok(self
             .events()
-            .find_one(doc! {"_id": id})
+            .find_one(doc! {"_id": id.as_str()})
             .await?
             .map(Event::from))
     }
@@ -134,7 +113,7 @@ impl Store {
         let res = self
             .events()
             .replace_one(
-                doc! {"_id": &e.id, "version": expected_version},
+                doc! {"_id": e.id.as_str(), "version": expected_version},
                 EventDoc::from(e),
             )
             .await?;
@@ -183,64 +162,5 @@ impl Store {
             .try_collect()
             .await?;
         Ok(docs.into_iter().map(Event::from).collect())
-    }
-
-    /// Takes one unit for `claim_id` atomically; the holder entry makes a retry idempotent.
-    pub async fn reserve_stock(
-        &self,
-        event_id: &str,
-        claim_id: &str,
-        max: i64,
-    ) -> StoreResult<Reservation> {
-        let holder = format!("holders.{claim_id}");
-        if self.holds_stock(event_id, claim_id).await? {
-            return Ok(Reservation::Reserved);
-        }
-        let updated = self
-            .stock()
-            .find_one_and_update(
-                doc! {"_id": event_id, "count": {"$lt": max}, &holder: {"$exists": false}},
-                doc! {"$inc": {"count": 1_i64}, "$set": {&holder: 1_i64}},
-            )
-            .return_document(ReturnDocument::After)
-            .await?;
-        if updated.is_some() {
-            return Ok(Reservation::Reserved);
-        }
-        // Lost a race with a concurrent delivery of the same claim?
-        if self.holds_stock(event_id, claim_id).await? {
-            return Ok(Reservation::Reserved);
-        }
-        Ok(Reservation::SoldOut)
-    }
-
-    pub async fn holds_stock(&self, event_id: &str, claim_id: &str) -> StoreResult<bool> {
-        let holder = format!("holders.{claim_id}");
-        Ok(self
-            .stock()
-            .find_one(doc! {"_id": event_id, &holder: {"$exists": true}})
-            .await?
-            .is_some())
-    }
-
-    /// Gives the unit back; a no-op when `claim_id` holds none (so it is safe to repeat).
-    pub async fn release_stock(&self, event_id: &str, claim_id: &str) -> StoreResult<()> {
-        let holder = format!("holders.{claim_id}");
-        self.stock()
-            .update_one(
-                doc! {"_id": event_id, &holder: {"$exists": true}},
-                doc! {"$inc": {"count": -1_i64}, "$unset": {&holder: ""}},
-            )
-            .await?;
-        Ok(())
-    }
-
-    pub async fn stock_count(&self, event_id: &str) -> StoreResult<i64> {
-        let d = self.stock().find_one(doc! {"_id": event_id}).await?;
-        Ok(d.and_then(|d| {
-            d.get("count")
-                .and_then(|c| c.as_i64().or(c.as_i32().map(i64::from)))
-        })
-        .unwrap_or(0))
     }
 }

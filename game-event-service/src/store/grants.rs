@@ -2,6 +2,7 @@
 use super::{is_duplicate_key, now_ms, Store, StoreResult};
 use crate::domain::claim::Claim;
 use crate::domain::event::Reward;
+use crate::domain::{ClaimId, EventId, UserId};
 use mongodb::bson::{doc, DateTime as BsonDateTime, Document};
 use mongodb::options::ReturnDocument;
 use serde::{Deserialize, Serialize};
@@ -12,9 +13,9 @@ pub const OUTBOX: &str = "outbox";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RewardGranted {
-    pub claim_id: String,
-    pub event_id: String,
-    pub user_id: String,
+    pub claim_id: ClaimId,
+    pub event_id: EventId,
+    pub user_id: UserId,
     pub rewards: Vec<Reward>,
     pub granted_at: chrono::DateTime<chrono::Utc>,
 }
@@ -30,7 +31,7 @@ impl Store {
     /// Both documents are keyed by the claim id, so re-processing the same claim is a no-op.
     pub async fn record_grant(&self, claim: &Claim) -> StoreResult<()> {
         let granted_at = chrono::Utc::now();
-        let grant = doc! {"_id": &claim.id, "eventId": &claim.event_id, "userId": &claim.user_id,
+        let grant = doc! {"_id": claim.id.as_str(), "eventId": claim.event_id.as_str(), "userId": claim.user_id.as_str(),
         "rewards": mongodb::bson::to_bson(&claim.rewards).map_err(anyhow::Error::from)?,
         "grantedAt": BsonDateTime::from_chrono(granted_at)};
         match self
@@ -51,7 +52,7 @@ impl Store {
             granted_at,
         })
         .map_err(anyhow::Error::from)?;
-        let entry = doc! {"_id": &claim.id, "routingKey": "reward.granted", "payload": payload,
+        let entry = doc! {"_id": claim.id.as_str(), "routingKey": "reward.granted", "payload": payload,
         "status": "PENDING", "leaseUntil": 0_i64, "attempts": 0_i64,
         "createdAt": BsonDateTime::now()};
         match self
@@ -111,19 +112,19 @@ impl Store {
         Ok(())
     }
 
-    pub async fn count_grants(&self, event_id: &str) -> StoreResult<u64> {
+    pub async fn count_grants(&self, event_id: &EventId) -> StoreResult<u64> {
         Ok(self
             .db
             .collection::<Document>(GRANTS)
-            .count_documents(doc! {"eventId": event_id})
+            .count_documents(doc! {"eventId": event_id.as_str()})
             .await?)
     }
 
-    pub async fn outbox_status(&self, id: &str) -> StoreResult<Option<String>> {
+    pub async fn outbox_status(&self, id: &ClaimId) -> StoreResult<Option<String>> {
         Ok(self
             .db
             .collection::<Document>(OUTBOX)
-            .find_one(doc! {"_id": id})
+            .find_one(doc! {"_id": id.as_str()})
             .await?
             .and_then(|d| d.get_str("status").ok().map(str::to_owned)))
     }

@@ -4,8 +4,9 @@ pub mod activities;
 pub mod claims;
 pub mod events;
 pub mod grants;
+pub mod stock;
 
-use mongodb::bson::doc;
+use mongodb::bson::{doc, Document};
 use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Database, IndexModel};
 use secrecy::ExposeSecret;
@@ -35,6 +36,25 @@ pub fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
     }
 }
 
+/// Indices of the documents an unordered insert_many refused as duplicates; any other failure
+/// is an error.
+pub fn duplicate_indices(res: Result<(), mongodb::error::Error>) -> StoreResult<Vec<usize>> {
+    use mongodb::error::ErrorKind;
+    let Err(e) = res else {
+        return Ok(Vec::new());
+    };
+    if let ErrorKind::InsertMany(im) = &*e.kind {
+        if im.write_concern_error.is_none() {
+            if let Some(errs) = &im.write_errors {
+                if errs.iter().all(|w| w.code == 11000) {
+                    return Ok(errs.iter().map(|w| w.index).collect());
+                }
+            }
+        }
+    }
+    Err(e.into())
+}
+
 pub fn to_bson_dt(t: chrono::DateTime<chrono::Utc>) -> mongodb::bson::DateTime {
     mongodb::bson::DateTime::from_chrono(t)
 }
@@ -62,6 +82,38 @@ impl Store {
         let client = Client::with_options(opts)?;
         Ok(Store {
             db: client.database(database),
+        })
+    }
+
+    /// Many single-document updates or replacements in one round trip (an `update` command
+    /// with one statement each); returns how many documents matched.
+    pub async fn update_each(
+        &self,
+        collection: &str,
+        statements: Vec<(Document, Document)>,
+    ) -> StoreResult<u64> {
+        if statements.is_empty() {
+            return Ok(0);
+        }
+        let updates: Vec<Document> = statements
+            .into_iter()
+            .map(|(q, u)| doc! {"q": q, "u": u})
+            .collect();
+        let reply = self
+            .db
+            .run_command(doc! {"update": collection, "updates": updates, "ordered": false})
+            .await?;
+        if let Ok(errs) = reply.get_array("writeErrors") {
+            if !errs.is_empty() {
+                return Err(StoreError::Other(anyhow::anyhow!(
+                    "update of {collection} failed: {errs:?}"
+                )));
+            }
+        }
+        Ok(match reply.get("n") {
+            Some(mongodb::bson::Bson::Int32(n)) => *n as u64,
+            Some(mongodb::bson::Bson::Int64(n)) => *n as u64,
+            _ => 0,
         })
     }
 
@@ -96,6 +148,14 @@ impl Store {
         self.db
             .collection::<mongodb::bson::Document>(events::COLLECTION)
             .create_indexes([idx(doc! {"state": 1, "status": 1, "startsAt": 1})])
+            .await?;
+        self.db
+            .collection::<mongodb::bson::Document>(stock::SHARD_COLLECTION)
+            .create_indexes([idx(doc! {"eventId": 1, "period": 1})])
+            .await?;
+        self.db
+            .collection::<mongodb::bson::Document>(stock::RESERVATIONS)
+            .create_indexes([idx(doc! {"eventId": 1})])
             .await?;
         self.db
             .collection::<mongodb::bson::Document>(grants::OUTBOX)

@@ -29,7 +29,7 @@ async fn invalid_tokens_are_401() {
 
 #[tokio::test]
 async fn revoked_sessions_are_refused_via_message_and_via_sync() {
-    let app = spawn_app_with(|s| s.revocation_sync_seconds = 1).await;
+    let app = spawn_app_with(|s| s.auth.revocation_sync_seconds = 1).await;
     let t1 = app.auth.token_with("u-r", &["USER"], "sid-1", |_| {});
     let t2 = app.auth.token_with("u-r", &["USER"], "sid-2", |_| {});
     assert_eq!(app.get("/events", &t1).await.status, 200);
@@ -40,7 +40,7 @@ async fn revoked_sessions_are_refused_via_message_and_via_sync() {
     app.state
         .broker
         .publish(
-            &app.settings.auth_events_exchange,
+            &app.settings.amqp.auth_events_exchange,
             "session.revoked",
             serde_json::to_vec(&msg).unwrap(),
             "r1",

@@ -1,6 +1,7 @@
 use crate::helpers::*;
 use chrono::Utc;
 use game_event_service::domain::claim::{Claim, ClaimStatus};
+use game_event_service::domain::{ClaimId, UserId};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -13,7 +14,7 @@ fn days_ago(n: i64) -> chrono::DateTime<Utc> {
 #[tokio::test]
 async fn eligible_claim_is_approved_and_reward_granted_is_published() {
     let app = spawn_app().await;
-    let probe = Probe::bind(&app.settings.rewards_exchange, "reward.granted").await;
+    let probe = Probe::bind(&app.settings.amqp.rewards_exchange, "reward.granted").await;
     let e = app
         .create_event(
             json!({"conditions": [{"type": "LOGIN_DAYS", "threshold": 2}],
@@ -93,7 +94,7 @@ async fn unmet_conditions_reject_with_progress_and_the_user_may_claim_again() {
 
 #[tokio::test]
 async fn second_claim_while_pending_or_approved_is_409_with_the_existing_claim() {
-    let app = spawn_app_with(|s| s.claim_worker_enabled = false).await;
+    let app = spawn_app_with(|s| s.claims.worker_enabled = false).await;
     let e = app.create_event(json!({})).await;
     let id = e["id"].as_str().unwrap();
     let user = app.token("u-dup", &["USER"]);
@@ -105,7 +106,7 @@ async fn second_claim_while_pending_or_approved_is_409_with_the_existing_claim()
     assert_eq!(second.body["claim"]["id"], first.body["id"]);
     assert_eq!(second.body["claim"]["status"], "PENDING");
     // Once approved (worker starts), still 409.
-    let worker = spawn_sibling(&app, |s| s.claim_worker_enabled = true).await;
+    let worker = spawn_sibling(&app, |s| s.claims.worker_enabled = true).await;
     let decided = app.wait_decided(first.body["id"].as_str().unwrap()).await;
     assert_eq!(decided["status"], "APPROVED");
     let third = app.claim(id, &user, &[]).await;
@@ -153,7 +154,7 @@ async fn idempotency_key_replays_the_original_response() {
 #[tokio::test]
 async fn claims_are_accepted_while_redis_is_down_and_retries_still_cannot_duplicate() {
     // Redis only backs Idempotency-Key replays; losing it must not refuse claims.
-    let app = spawn_app_with(|s| s.redis_url = SecretString::from("redis://127.0.0.1:1")).await;
+    let app = spawn_app_with(|s| s.redis.url = SecretString::from("redis://127.0.0.1:1")).await;
     let e = app.create_event(json!({})).await;
     let id = e["id"].as_str().unwrap();
     let user = app.token("u-no-redis", &["USER"]);
@@ -253,9 +254,9 @@ async fn concurrent_claims_against_a_small_stock_approve_exactly_the_stock() {
     assert_eq!(approved, stock);
     assert_eq!(out_of_stock as i64, n as i64 - stock);
     let store = &app.state.store;
-    assert_eq!(store.stock_count(id).await.unwrap(), stock);
-    assert_eq!(store.count_approvals(id).await.unwrap() as i64, stock);
-    assert_eq!(store.count_grants(id).await.unwrap() as i64, stock);
+    assert_eq!(store.stock_count(&eid(id)).await.unwrap(), stock);
+    assert_eq!(store.count_approvals(&eid(id)).await.unwrap() as i64, stock);
+    assert_eq!(store.count_grants(&eid(id)).await.unwrap() as i64, stock);
     app.cleanup().await;
 }
 
@@ -268,12 +269,8 @@ async fn two_worker_instances_on_one_queue_never_approve_twice() {
     let ids = claim_concurrently(&[&a, &b], id, 30).await;
     // Duplicate deliveries of every claim message, as a redelivery storm would cause.
     for c in &ids {
-        game_event_service::worker::publish_claim(&a.state, c)
-            .await
-            .unwrap();
-        game_event_service::worker::publish_claim(&b.state, c)
-            .await
-            .unwrap();
+        a.state.claim_queue.publish(&cid(c)).await.unwrap();
+        b.state.claim_queue.publish(&cid(c)).await.unwrap();
     }
     let mut approved_users = HashSet::new();
     for c in &ids {
@@ -284,8 +281,8 @@ async fn two_worker_instances_on_one_queue_never_approve_twice() {
     }
     assert_eq!(approved_users.len(), 10);
     let store = &a.state.store;
-    assert_eq!(store.stock_count(id).await.unwrap(), 10);
-    assert_eq!(store.count_grants(id).await.unwrap(), 10);
+    assert_eq!(store.stock_count(&eid(id)).await.unwrap(), 10);
+    assert_eq!(store.count_grants(&eid(id)).await.unwrap(), 10);
     let mut b = b;
     b.stop().await;
     a.cleanup().await;
@@ -295,8 +292,8 @@ async fn two_worker_instances_on_one_queue_never_approve_twice() {
 async fn claims_left_pending_are_decided_once_a_worker_runs() {
     // Instance A accepts claims but runs no worker (as if every worker had died).
     let a = spawn_app_with(|s| {
-        s.claim_worker_enabled = false;
-        s.pending_claim_redelivery_seconds = 1;
+        s.claims.worker_enabled = false;
+        s.claims.pending_redelivery_seconds = 1;
     })
     .await;
     let e = a.create_event(json!({})).await;
@@ -304,9 +301,9 @@ async fn claims_left_pending_are_decided_once_a_worker_runs() {
     let queued = claim_concurrently(&[&a], id, 5).await;
     // And one claim that never reached the queue (publish lost): stored PENDING only.
     let lost = Claim {
-        id: game_event_service::domain::new_id(),
-        event_id: id.to_string(),
-        user_id: "user-lost".into(),
+        id: ClaimId::mint(),
+        event_id: eid(id),
+        user_id: UserId::parse("user-lost").unwrap(),
         status: ClaimStatus::Pending,
         reason: None,
         progress: None,
@@ -320,8 +317,9 @@ async fn claims_left_pending_are_decided_once_a_worker_runs() {
         let r = a.get(&format!("/claims/{c}"), &a.admin()).await;
         assert_eq!(r.body["status"], "PENDING");
     }
-    let b = spawn_sibling(&a, |s| s.claim_worker_enabled = true).await;
-    for c in queued.iter().chain(std::iter::once(&lost.id)) {
+    let b = spawn_sibling(&a, |s| s.claims.worker_enabled = true).await;
+    let lost_id = lost.id.to_string();
+    for c in queued.iter().chain(std::iter::once(&lost_id)) {
         let d = b.wait_decided(c).await;
         assert_eq!(d["status"], "APPROVED", "{d:?}");
     }
@@ -332,14 +330,14 @@ async fn claims_left_pending_are_decided_once_a_worker_runs() {
 
 #[tokio::test]
 async fn a_crash_after_the_approval_insert_is_finished_without_double_grant_or_stock_leak() {
-    let app = spawn_app_with(|s| s.claim_worker_enabled = false).await;
+    let app = spawn_app_with(|s| s.claims.worker_enabled = false).await;
     let e = app.create_event(json!({"maxClaims": 3})).await;
     let id = e["id"].as_str().unwrap();
     let store = &app.state.store;
     let mk = |user: &str| Claim {
-        id: game_event_service::domain::new_id(),
-        event_id: id.to_string(),
-        user_id: user.into(),
+        id: ClaimId::mint(),
+        event_id: eid(id),
+        user_id: UserId::parse(user).unwrap(),
         status: ClaimStatus::Pending,
         reason: None,
         progress: None,
@@ -350,24 +348,22 @@ async fn a_crash_after_the_approval_insert_is_finished_without_double_grant_or_s
     // Crashed after stock + approval, before the decision was stored.
     let c1 = mk("crash-1");
     store.insert_claim(&c1).await.unwrap();
-    store.reserve_stock(id, &c1.id, 3).await.unwrap();
+    store.reserve_stock(&eid(id), &c1.id, 3).await.unwrap();
     store.insert_approval(&c1).await.unwrap();
     // Crashed after taking stock, then the event closed: the unit must come back.
     let c2 = mk("crash-2");
     store.insert_claim(&c2).await.unwrap();
-    store.reserve_stock(id, &c2.id, 3).await.unwrap();
-    assert_eq!(store.stock_count(id).await.unwrap(), 2);
+    store.reserve_stock(&eid(id), &c2.id, 3).await.unwrap();
+    assert_eq!(store.stock_count(&eid(id)).await.unwrap(), 2);
     // Re-processing twice is harmless.
     for _ in 0..2 {
-        game_event_service::worker::process_claim(&app.state, &c1.id)
-            .await
-            .unwrap();
+        app.state.decider.process(&c1.id).await.unwrap();
     }
     assert_eq!(
         store.get_claim(&c1.id).await.unwrap().unwrap().status,
         ClaimStatus::Approved
     );
-    assert_eq!(store.count_grants(id).await.unwrap(), 1);
+    assert_eq!(store.count_grants(&eid(id)).await.unwrap(), 1);
     // Close the event, then the second claim is rejected and gives its unit back.
     let r = app
         .request(
@@ -379,12 +375,10 @@ async fn a_crash_after_the_approval_insert_is_finished_without_double_grant_or_s
         )
         .await;
     assert_eq!(r.status, 200);
-    game_event_service::worker::process_claim(&app.state, &c2.id)
-        .await
-        .unwrap();
+    app.state.decider.process(&c2.id).await.unwrap();
     let d2 = store.get_claim(&c2.id).await.unwrap().unwrap();
     assert_eq!(d2.status, ClaimStatus::Rejected);
-    assert_eq!(store.stock_count(id).await.unwrap(), 1);
+    assert_eq!(store.stock_count(&eid(id)).await.unwrap(), 1);
     app.cleanup().await;
 }
 
@@ -393,7 +387,7 @@ async fn grants_approved_while_rabbitmq_is_unreachable_are_published_later() {
     // Instance A cannot reach RabbitMQ at all.
     let auth = std::sync::Arc::new(AuthStub::start().await);
     let mut s = test_settings(&auth.url);
-    s.amqp_url = secrecy::SecretString::from("amqp://guest:guest@127.0.0.1:1/%2f");
+    s.amqp.url = secrecy::SecretString::from("amqp://guest:guest@127.0.0.1:1/%2f");
     let a = spawn_with_settings(s.clone(), auth.clone(), false).await;
     let e = a.create_event(json!({})).await;
     let id = e["id"].as_str().unwrap();
@@ -405,16 +399,14 @@ async fn grants_approved_while_rabbitmq_is_unreachable_are_published_later() {
     );
     let claim_id = r.body["id"].as_str().unwrap().to_string();
     // The decision is taken (as a worker would) while the broker is unreachable.
-    game_event_service::worker::process_claim(&a.state, &claim_id)
-        .await
-        .unwrap();
+    a.state.decider.process(&cid(&claim_id)).await.unwrap();
     let d = a.get(&format!("/claims/{claim_id}"), &user).await;
     assert_eq!(d.body["status"], "APPROVED");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         a.state
             .store
-            .outbox_status(&claim_id)
+            .outbox_status(&cid(&claim_id))
             .await
             .unwrap()
             .as_deref(),
@@ -422,17 +414,11 @@ async fn grants_approved_while_rabbitmq_is_unreachable_are_published_later() {
     );
     // RabbitMQ becomes reachable (instance B with the real URL, same DB): the grant goes out.
     let mut real = s.clone();
-    real.amqp_url = secrecy::SecretString::from(amqp_url());
-    let probe = Probe::bind(&real.rewards_exchange, "#").await;
-    let probe_app = spawn_with_settings(
-        Settings {
-            claim_worker_enabled: false,
-            ..real.clone()
-        },
-        auth.clone(),
-        true,
-    )
-    .await;
+    real.amqp.url = secrecy::SecretString::from(amqp_url());
+    let probe = Probe::bind(&real.amqp.rewards_exchange, "#").await;
+    let mut http_only = real.clone();
+    http_only.claims.worker_enabled = false;
+    let probe_app = spawn_with_settings(http_only, auth.clone(), true).await;
     let msg = probe
         .next(Duration::from_secs(20))
         .await
@@ -442,7 +428,7 @@ async fn grants_approved_while_rabbitmq_is_unreachable_are_published_later() {
     wait_until(Duration::from_secs(5), || async {
         a.state
             .store
-            .outbox_status(&claim_id)
+            .outbox_status(&cid(&claim_id))
             .await
             .unwrap()
             .as_deref()
@@ -548,14 +534,14 @@ async fn malformed_claim_messages_go_to_the_dead_letter_queue() {
         .broker
         .publish(
             "",
-            &app.settings.claims_queue,
+            &app.settings.amqp.claims_queue,
             b"not json".to_vec(),
             "poison-1",
         )
         .await
         .unwrap();
-    let probe = Probe::bind(&app.settings.rewards_exchange, "none").await;
-    let dlq = game_event_service::mq::dlq_name(&app.settings.claims_queue);
+    let probe = Probe::bind(&app.settings.amqp.rewards_exchange, "none").await;
+    let dlq = game_event_service::mq::dlq_name(&app.settings.amqp.claims_queue);
     wait_until(Duration::from_secs(5), || async {
         probe.count(&dlq).await == 1
     })
@@ -570,18 +556,18 @@ fn settings_env(s: &Settings) -> Vec<(String, String)> {
     vec![
         ("APP_PORT", "0".to_string()),
         ("LOG_LEVEL", "error".to_string()),
-        ("MONGODB_URI", s.mongodb_uri.expose_secret().to_string()),
-        ("MONGODB_DATABASE", s.mongodb_database.clone()),
-        ("REDIS_URL", s.redis_url.expose_secret().to_string()),
-        ("REDIS_KEY_PREFIX", s.redis_key_prefix.clone()),
-        ("AMQP_URL", s.amqp_url.expose_secret().to_string()),
-        ("AUTH_SERVICE_URL", s.auth_service_url.clone()),
-        ("AUTH_EVENTS_EXCHANGE", s.auth_events_exchange.clone()),
-        ("AUTH_EVENTS_QUEUE", s.auth_events_queue.clone()),
-        ("ACTIVITY_QUEUE", s.activity_queue.clone()),
-        ("CLAIMS_QUEUE", s.claims_queue.clone()),
-        ("REWARDS_EXCHANGE", s.rewards_exchange.clone()),
-        ("CATALOG_EXCHANGE", s.catalog_exchange.clone()),
+        ("MONGODB_URI", s.mongodb.uri.expose_secret().to_string()),
+        ("MONGODB_DATABASE", s.mongodb.database.clone()),
+        ("REDIS_URL", s.redis.url.expose_secret().to_string()),
+        ("REDIS_KEY_PREFIX", s.redis.key_prefix.clone()),
+        ("AMQP_URL", s.amqp.url.expose_secret().to_string()),
+        ("AUTH_SERVICE_URL", s.auth.service_url.clone()),
+        ("AUTH_EVENTS_EXCHANGE", s.amqp.auth_events_exchange.clone()),
+        ("AUTH_EVENTS_QUEUE", s.amqp.auth_events_queue.clone()),
+        ("ACTIVITY_QUEUE", s.amqp.activity_queue.clone()),
+        ("CLAIMS_QUEUE", s.amqp.claims_queue.clone()),
+        ("REWARDS_EXCHANGE", s.amqp.rewards_exchange.clone()),
+        ("CATALOG_EXCHANGE", s.amqp.catalog_exchange.clone()),
         ("CLAIM_WORKER_PREFETCH", "16".to_string()),
         ("CLAIM_WORKER_CONCURRENCY", "8".to_string()),
         ("CLAIM_LEASE_SECONDS", "2".to_string()),
@@ -596,9 +582,9 @@ fn settings_env(s: &Settings) -> Vec<(String, String)> {
 async fn a_worker_process_killed_mid_batch_still_leaves_every_claim_decided_once() {
     // HTTP-only instance in-process; the worker is the real binary, killed with SIGKILL.
     let a = spawn_app_with(|s| {
-        s.claim_worker_enabled = false;
-        s.pending_claim_redelivery_seconds = 2;
-        s.claim_lease_seconds = 2;
+        s.claims.worker_enabled = false;
+        s.claims.pending_redelivery_seconds = 2;
+        s.claims.lease_seconds = 2;
     })
     .await;
     let e = a.create_event(json!({"maxClaims": 15})).await;
@@ -649,17 +635,17 @@ async fn a_worker_process_killed_mid_batch_still_leaves_every_claim_decided_once
     eprintln!("claims still pending right after the kill: {after_kill}");
     let store = &a.state.store;
     assert_eq!(approved.len(), 15);
-    assert_eq!(store.stock_count(id).await.unwrap(), 15);
-    assert_eq!(store.count_approvals(id).await.unwrap(), 15);
-    assert_eq!(store.count_grants(id).await.unwrap(), 15);
+    assert_eq!(store.stock_count(&eid(id)).await.unwrap(), 15);
+    assert_eq!(store.count_approvals(&eid(id)).await.unwrap(), 15);
+    assert_eq!(store.count_grants(&eid(id)).await.unwrap(), 15);
     a.cleanup().await;
 }
 
 #[tokio::test]
 async fn a_claim_message_that_keeps_failing_is_dead_lettered_after_the_delivery_limit() {
     let app = spawn_app_with(|s| {
-        s.claim_max_deliveries = 2;
-        s.pending_claim_redelivery_seconds = 600;
+        s.claims.max_deliveries = 2;
+        s.claims.pending_redelivery_seconds = 600;
     })
     .await;
     // A stored claim the worker cannot read (as a bug or corrupt data would cause).
@@ -674,11 +660,13 @@ async fn a_claim_message_that_keeps_failing_is_dead_lettered_after_the_delivery_
             "leaseUntil": 0_i64, "sweepUntil": 0_i64})
         .await
         .unwrap();
-    game_event_service::worker::publish_claim(&app.state, "corrupt-1")
+    app.state
+        .claim_queue
+        .publish(&cid("corrupt-1"))
         .await
         .unwrap();
-    let probe = Probe::bind(&app.settings.rewards_exchange, "none").await;
-    let dlq = game_event_service::mq::dlq_name(&app.settings.claims_queue);
+    let probe = Probe::bind(&app.settings.amqp.rewards_exchange, "none").await;
+    let dlq = game_event_service::mq::dlq_name(&app.settings.amqp.claims_queue);
     wait_until(Duration::from_secs(15), || async {
         probe.count(&dlq).await == 1
     })

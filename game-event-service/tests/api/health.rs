@@ -24,8 +24,8 @@ async fn healthz_and_readyz_answer_when_dependencies_are_up() {
 #[tokio::test]
 async fn readyz_names_mongodb_when_it_is_down() {
     let app = spawn_app_with(|s| {
-        s.mongodb_uri = SecretString::from("mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300");
-        s.mongodb_timeout_ms = 300;
+        s.mongodb.uri = SecretString::from("mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300");
+        s.mongodb.timeout_ms = 300;
     })
     .await;
     let r = app
@@ -46,7 +46,7 @@ async fn readyz_names_mongodb_when_it_is_down() {
 
 #[tokio::test]
 async fn readyz_names_redis_when_it_is_down() {
-    let app = spawn_app_with(|s| s.redis_url = SecretString::from("redis://127.0.0.1:1")).await;
+    let app = spawn_app_with(|s| s.redis.url = SecretString::from("redis://127.0.0.1:1")).await;
     let r = app
         .request(reqwest::Method::GET, "/readyz", None, None, &[])
         .await;
@@ -60,7 +60,7 @@ async fn readyz_names_redis_when_it_is_down() {
 async fn readyz_names_rabbitmq_when_it_is_down() {
     let auth = std::sync::Arc::new(AuthStub::start().await);
     let mut s = test_settings(&auth.url);
-    s.amqp_url = SecretString::from("amqp://guest:guest@127.0.0.1:1/%2f");
+    s.amqp.url = SecretString::from("amqp://guest:guest@127.0.0.1:1/%2f");
     let app = spawn_with_settings(s, auth, false).await;
     let r = app
         .request(reqwest::Method::GET, "/readyz", None, None, &[])
@@ -137,7 +137,7 @@ async fn docs_openapi_and_metrics_are_served_and_missing_doc_files_are_404() {
 
 #[tokio::test]
 async fn graceful_shutdown_finishes_an_in_flight_request() {
-    let mut app = spawn_app_with(|s| s.claim_worker_enabled = false).await;
+    let mut app = spawn_app_with(|s| s.claims.worker_enabled = false).await;
     let event = app.create_event(serde_json::json!({})).await;
     let id = event["id"].as_str().unwrap().to_string();
     let token = app.token("user-shutdown", &["USER"]);
@@ -167,7 +167,7 @@ async fn graceful_shutdown_finishes_an_in_flight_request() {
 
 #[tokio::test]
 async fn request_id_is_echoed_or_generated_and_oversized_bodies_are_413() {
-    let app = spawn_app_with(|s| s.body_limit_bytes = 1024).await;
+    let app = spawn_app_with(|s| s.app.body_limit_bytes = 1024).await;
     let r = app
         .request(
             reqwest::Method::GET,
@@ -214,10 +214,10 @@ async fn dependencies_that_come_back_are_reconnected_automatically() {
     let mut rabbit = Proxy::new(&host_port(&amqp_url()));
     let (mp, rp) = (mongo.port, rabbit.port);
     let app = SpawnBuilder::new(|s| {
-        s.mongodb_uri =
+        s.mongodb.uri =
             SecretString::from(format!("mongodb://127.0.0.1:{mp}/?directConnection=true"));
-        s.mongodb_timeout_ms = 500;
-        s.amqp_url = SecretString::from(format!("amqp://guest:guest@127.0.0.1:{rp}/%2f"));
+        s.mongodb.timeout_ms = 500;
+        s.amqp.url = SecretString::from(format!("amqp://guest:guest@127.0.0.1:{rp}/%2f"));
     })
     .await_without_broker()
     .await;

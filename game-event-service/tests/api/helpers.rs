@@ -9,7 +9,11 @@ use amqprs::channel::{
 use amqprs::connection::Connection;
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine;
-use game_event_service::configuration::Settings;
+use game_event_service::configuration::{
+    AmqpSettings, AppSettings, AuthSettings, ClaimSettings, MongoSettings, OutboxSettings,
+    RedisSettings, Settings,
+};
+use game_event_service::domain::{ClaimId, EventId};
 use game_event_service::startup::Application;
 use game_event_service::state::AppState;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -126,26 +130,42 @@ pub struct TestApp {
 pub fn test_settings(auth_url: &str) -> Settings {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let short = &id[..12];
+    let d = Settings::default();
     Settings {
-        app_host: "127.0.0.1".into(),
-        app_port: 0,
-        mongodb_uri: SecretString::from(mongodb_uri()),
-        mongodb_database: format!("ges_test_{short}"),
-        mongodb_timeout_ms: 2000,
-        redis_url: SecretString::from(redis_url()),
-        redis_key_prefix: format!("ges_test_{short}:"),
-        amqp_url: SecretString::from(amqp_url()),
-        auth_service_url: auth_url.to_string(),
-        auth_events_exchange: format!("test.auth.events.{short}"),
-        auth_events_queue: format!("test.ges.auth-events.{short}"),
-        activity_queue: format!("test.game.activity.{short}"),
-        claims_queue: format!("test.ges.claims.{short}"),
-        rewards_exchange: format!("test.rewards.{short}"),
-        catalog_exchange: format!("test.ges.catalog.{short}"),
-        pending_claim_redelivery_seconds: 5,
-        outbox_lease_seconds: 2,
-        shutdown_timeout_seconds: 5,
-        ..Settings::default()
+        app: AppSettings {
+            host: "127.0.0.1".into(),
+            port: 0,
+            shutdown_timeout_seconds: 5,
+            ..d.app
+        },
+        mongodb: MongoSettings {
+            uri: SecretString::from(mongodb_uri()),
+            database: format!("ges_test_{short}"),
+            timeout_ms: 2000,
+        },
+        redis: RedisSettings {
+            url: SecretString::from(redis_url()),
+            key_prefix: format!("ges_test_{short}:"),
+        },
+        amqp: AmqpSettings {
+            url: SecretString::from(amqp_url()),
+            auth_events_exchange: format!("test.auth.events.{short}"),
+            auth_events_queue: format!("test.ges.auth-events.{short}"),
+            activity_queue: format!("test.game.activity.{short}"),
+            claims_queue: format!("test.ges.claims.{short}"),
+            rewards_exchange: format!("test.rewards.{short}"),
+            catalog_exchange: format!("test.ges.catalog.{short}"),
+        },
+        auth: AuthSettings {
+            service_url: auth_url.to_string(),
+            ..d.auth
+        },
+        claims: ClaimSettings {
+            pending_redelivery_seconds: 5,
+            ..d.claims
+        },
+        outbox: OutboxSettings { lease_seconds: 2 },
+        ..d
     }
 }
 
@@ -184,7 +204,7 @@ impl SpawnBuilder {
             Some(a) => a,
             None => Arc::new(AuthStub::start().await),
         };
-        self.settings.auth_service_url = auth.url.clone();
+        self.settings.auth.service_url = auth.url.clone();
         spawn_with_settings(self.settings, auth, wait).await
     }
     pub async fn await_with_broker(self) -> TestApp {
@@ -209,7 +229,7 @@ trait Reachable {
 impl Reachable for Settings {
     fn amqp_url_is_reachable(&self) -> bool {
         use secrecy::ExposeSecret;
-        self.amqp_url.expose_secret() == amqp_url()
+        self.amqp.url.expose_secret() == amqp_url()
     }
 }
 
@@ -570,4 +590,14 @@ impl Proxy {
             let _ = t.await;
         }
     }
+}
+
+/// A typed event id from a response body's id.
+pub fn eid(id: &str) -> EventId {
+    EventId::parse(id).expect("event id")
+}
+
+/// A typed claim id from a response body's id.
+pub fn cid(id: &str) -> ClaimId {
+    ClaimId::parse(id).expect("claim id")
 }

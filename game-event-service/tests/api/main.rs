@@ -4,3 +4,4 @@ mod events;
 mod health;
 mod helpers;
 mod progress;
+mod stock;

@@ -41,7 +41,7 @@ async fn game_activity_queue_applies_a_repeated_message_once_and_dead_letters_in
     for _ in 0..3 {
         app.state
             .broker
-            .publish("", &app.settings.activity_queue, body.clone(), "g-1")
+            .publish("", &app.settings.amqp.activity_queue, body.clone(), "g-1")
             .await
             .unwrap();
     }
@@ -50,7 +50,7 @@ async fn game_activity_queue_applies_a_repeated_message_once_and_dead_letters_in
         .broker
         .publish(
             "",
-            &app.settings.activity_queue,
+            &app.settings.amqp.activity_queue,
             serde_json::to_vec(&second).unwrap(),
             "g-2",
         )
@@ -61,7 +61,7 @@ async fn game_activity_queue_applies_a_repeated_message_once_and_dead_letters_in
         .broker
         .publish(
             "",
-            &app.settings.activity_queue,
+            &app.settings.amqp.activity_queue,
             serde_json::to_vec(&invalid).unwrap(),
             "g-3",
         )
@@ -81,8 +81,8 @@ async fn game_activity_queue_applies_a_repeated_message_once_and_dead_letters_in
         "reserved key not applied from the queue"
     );
     assert_eq!(r.body["keys"][0]["total"], 7);
-    let probe = Probe::bind(&app.settings.rewards_exchange, "none").await;
-    let dlq = game_event_service::mq::dlq_name(&app.settings.activity_queue);
+    let probe = Probe::bind(&app.settings.amqp.rewards_exchange, "none").await;
+    let dlq = game_event_service::mq::dlq_name(&app.settings.amqp.activity_queue);
     wait_until(Duration::from_secs(5), || async {
         probe.count(&dlq).await == 1
     })
@@ -95,7 +95,7 @@ async fn game_activity_queue_applies_a_repeated_message_once_and_dead_letters_in
 #[tokio::test]
 async fn auth_events_become_login_and_invite_progress_once() {
     let app = spawn_app().await;
-    let ex = app.settings.auth_events_exchange.clone();
+    let ex = app.settings.amqp.auth_events_exchange.clone();
     let login = |id: &str, at: chrono::DateTime<Utc>| {
         serde_json::to_vec(
             &json!({"messageId": id, "userId": "u-a", "occurredAt": at.to_rfc3339()}),

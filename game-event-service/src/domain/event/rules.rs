@@ -1,120 +1,12 @@
-//! Events, their conditions and rewards, and the rules an event must satisfy.
-use crate::error::FieldError;
-use chrono::{DateTime, Utc};
-use paperclip::actix::Apiv2Schema;
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Apiv2Schema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum EventStatus {
-    Draft,
-    Active,
-    Inactive,
-}
-
-impl EventStatus {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            EventStatus::Draft => "DRAFT",
-            EventStatus::Active => "ACTIVE",
-            EventStatus::Inactive => "INACTIVE",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Apiv2Schema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ConditionType {
-    LoginDays,
-    ConsecutiveLoginDays,
-    InviteCount,
-    Counter,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Apiv2Schema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Aggregate {
-    Sum,
-    Max,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Apiv2Schema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Condition {
-    #[serde(rename = "type")]
-    pub kind: ConditionType,
-    pub threshold: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aggregate: Option<Aggregate>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Apiv2Schema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum RewardType {
-    Point,
-    Item,
-    Coupon,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Apiv2Schema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Reward {
-    #[serde(rename = "type")]
-    pub kind: RewardType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub item_code: Option<String>,
-    pub quantity: i64,
-}
-
-/// An event as the API shows it (and as the store round-trips it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Apiv2Schema)]
-#[serde(rename_all = "camelCase")]
-pub struct Event {
-    pub id: String,
-    pub title: String,
-    pub description: String,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
-    pub timezone: String,
-    pub status: EventStatus,
-    pub conditions: Vec<Condition>,
-    pub rewards: Vec<Reward>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_claims: Option<i64>,
-    pub version: i64,
-    pub created_by: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub archived_at: Option<DateTime<Utc>>,
-}
-
-impl Event {
-    pub fn tz(&self) -> chrono_tz::Tz {
-        self.timezone.parse().unwrap_or(chrono_tz::UTC)
-    }
-    pub fn window(&self) -> super::conditions::Window {
-        super::conditions::Window {
-            starts_at: self.starts_at,
-            ends_at: self.ends_at,
-        }
-    }
-    /// Claimable now: ACTIVE, not archived, and `now` inside the half-open window.
-    pub fn is_open_at(&self, now: DateTime<Utc>) -> bool {
-        self.status == EventStatus::Active
-            && self.archived_at.is_none()
-            && self.starts_at <= now
-            && now < self.ends_at
-    }
-}
+//! The rules every version of an event must satisfy; all problems are collected at once.
+use super::{ConditionType, Event, EventStatus, RewardType};
+use crate::domain::errors::{FieldError, FieldErrors};
 
 pub const MAX_CONDITIONS: usize = 20;
 pub const MAX_REWARDS: usize = 20;
 
 /// Checks the whole event (after a create or a merged patch); collects every problem.
-pub fn validate(event: &Event) -> Result<(), Vec<FieldError>> {
+pub fn validate(event: &Event) -> Result<(), FieldErrors> {
     let mut errs = Vec::new();
     let title = event.title.trim();
     if title.is_empty() || title.chars().count() > 200 {
@@ -156,7 +48,7 @@ pub fn validate(event: &Event) -> Result<(), Vec<FieldError>> {
                     format!("conditions[{i}].key"),
                     "is required for COUNTER",
                 )),
-                Some(k) if !super::activity::valid_key(k) => errs.push(FieldError::new(
+                Some(k) if !crate::domain::activity::valid_key(k) => errs.push(FieldError::new(
                     format!("conditions[{i}].key"),
                     "must match ^[a-z0-9_.:-]{1,64}$",
                 )),
@@ -224,12 +116,13 @@ pub fn validate(event: &Event) -> Result<(), Vec<FieldError>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use crate::domain::event::{Condition, Reward};
+    use chrono::{TimeZone, Utc};
 
     fn base() -> Event {
         let t = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
         Event {
-            id: "e".into(),
+            id: crate::domain::EventId::parse("e").unwrap(),
             title: "t".into(),
             description: String::new(),
             starts_at: t,
@@ -249,7 +142,7 @@ mod tests {
             }],
             max_claims: None,
             version: 1,
-            created_by: "u".into(),
+            created_by: crate::domain::UserId::parse("u").unwrap(),
             created_at: t,
             updated_at: t,
             archived_at: None,

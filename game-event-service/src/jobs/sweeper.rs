@@ -1,0 +1,40 @@
+//! Republishes claims left PENDING (publish failed, broker lost them, or a worker crashed).
+use crate::claims::ClaimQueue;
+use crate::store::Store;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+pub async fn run(
+    store: Store,
+    queue: ClaimQueue,
+    older_than: Duration,
+    logger: slog::Logger,
+    token: CancellationToken,
+) {
+    let age_ms = older_than.as_millis() as i64;
+    let every = Duration::from_millis((age_ms as u64 / 2).clamp(250, 5000));
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => break,
+            _ = tokio::time::sleep(every) => {}
+        }
+        if !queue.is_connected() {
+            continue;
+        }
+        match store
+            .sweep_stale_pending(age_ms, age_ms.max(1000), 200)
+            .await
+        {
+            Ok(ids) => {
+                for id in ids {
+                    if let Err(e) = queue.publish(&id).await {
+                        slog::debug!(logger, "republish failed"; "claimId" => id.as_str(), "error" => e.to_string());
+                        break;
+                    }
+                    slog::info!(logger, "republished pending claim"; "claimId" => id.as_str());
+                }
+            }
+            Err(e) => slog::debug!(logger, "sweep failed"; "error" => e.to_string()),
+        }
+    }
+}
