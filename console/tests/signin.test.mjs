@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { account, api, browser, CONSOLE_URL, signedIn, signIn } from './helpers.mjs';
+
+describe('sign-in', () => {
+  let b, player, operator;
+  before(async () => {
+    b = await browser();
+    player = await account('player', ['USER']);
+    operator = await account('signin-op', ['USER', 'OPERATOR']);
+  });
+  after(async () => b && (await b.close()));
+
+  test('a USER is told they have no access and stays signed out', async () => {
+    const page = await b.page();
+    await signIn(page, player.email, player.password);
+    const alert = page.getByTestId('no-access');
+    await alert.waitFor();
+    assert.match(await alert.innerText(), /no staff role/i);
+    assert.equal(await page.getByRole('button', { name: 'Sign out' }).count(), 0);
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    b.assertClean();
+  });
+
+  test('a wrong password is refused with a message', async () => {
+    const page = await b.page();
+    await signIn(page, operator.email, 'not-the-password');
+    await page.getByText('Wrong email or password.').waitFor();
+    b.assertClean();
+  });
+
+  test('a staff member signs in, and signing out revokes the session on the server', async () => {
+    const page = await b.page();
+    await signedIn(page, operator);
+    assert.equal(await page.getByTestId('role').innerText(), 'OPERATOR');
+    const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('liveops.console.session')).accessToken);
+    assert.equal((await api('GET', '/auth/me', { token })).status, 200);
+    const logout = page.waitForRequest((r) => r.url().endsWith('/auth/logout') && r.method() === 'POST');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await logout;
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    // Revocation is asynchronous across services only in propagation; poll briefly.
+    let status = 200;
+    for (let i = 0; i < 20 && status === 200; i++) {
+      status = (await api('GET', '/auth/me', { token })).status;
+      if (status === 200) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(status, 401);
+    b.assertClean();
+  });
+
+  test('an expired access token is refreshed with the refresh token on 401', async () => {
+    const page = await b.page();
+    await signedIn(page, operator);
+    // Break the access token: the next call answers 401 and the console must refresh and retry.
+    const before = await page.evaluate(() => {
+      const s = JSON.parse(sessionStorage.getItem('liveops.console.session'));
+      return s.refreshToken;
+    });
+    await page.evaluate(() => {
+      const s = JSON.parse(sessionStorage.getItem('liveops.console.session'));
+      s.accessToken = s.accessToken.slice(0, -4) + 'AAAA';
+      sessionStorage.setItem('liveops.console.session', JSON.stringify(s));
+    });
+    const refreshed = page.waitForResponse((r) => r.url().endsWith('/auth/refresh') && r.status() === 200);
+    await page.goto(CONSOLE_URL + '#/claims');
+    await page.reload();
+    await page.getByRole('button', { name: 'Search' }).click();
+    await refreshed;
+    await page.getByTestId('claims-count').or(page.getByText('No claim matches.')).waitFor();
+    const after = await page.evaluate(() => JSON.parse(sessionStorage.getItem('liveops.console.session')).refreshToken);
+    assert.notEqual(after, before, 'refresh token rotated');
+    b.assertClean();
+  });
+});
