@@ -91,7 +91,6 @@ function Timeline({ rows, range }: { rows: Row[]; range: string }) {
     <figure class="timeline" aria-label="Timeline of event windows and periods">
       <div class="tl-axis" aria-hidden="true">
         <span>{fmtTime(new Date(from).toISOString()).slice(0, 10)}</span>
-        <span>now</span>
         <span>{fmtTime(new Date(to).toISOString()).slice(0, 10)}</span>
       </div>
       <ul class="tl-rows">
