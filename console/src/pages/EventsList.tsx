@@ -99,7 +99,7 @@ function Timeline({ rows, range }: { rows: Row[]; range: string }) {
           const e = Date.parse(r.event.endsAt);
           const outside = e < from || s > to;
           return (
-            <li key={r.event.id} class="tl-row">
+            <li key={r.event.id} class="tl-row" data-event-id={r.event.id}>
               <a class="tl-label" href={href(`/events/${r.event.id}`)} title={r.event.title}>
                 {r.event.title}
               </a>
