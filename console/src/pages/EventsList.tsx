@@ -33,38 +33,74 @@ async function countClaims(params: Record<string, string>, maxPages: number): Pr
   return `${n}+`;
 }
 
-// Stats come from GET /events/{id}/stats where the platform has it; otherwise they are
-// counted from the claims list, which every staff role can read.
-async function enrich(event: GameEvent): Promise<Row> {
-  const row: Row = { event, statsSource: 'none' };
-  const today = startOfTodayUtc().toISOString();
+/** Run `fn` over `items` with at most `limit` in flight, so a long list stays under the rate limit. */
+async function pool<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+const routeMissing = (e: unknown) =>
+  e instanceof ApiError && ((e.status === 404 && e.code === 'ROUTE_NOT_FOUND') || e.status === 405);
+
+// Stats come from GET /events/{id}/stats where the platform has it; otherwise stock left is
+// counted from the claims list, which every staff role can read. Today's approvals of all
+// listed events come from one claims query (approved since UTC midnight), grouped by event.
+async function enrichAll(events: GameEvent[]): Promise<Row[]> {
+  const today = new Map<string, number>();
+  let todayMore = false;
   try {
-    row.stats = await get<Stats>(`/events/${encodeURIComponent(event.id)}/stats`);
-    row.statsSource = 'stats';
-    row.stockLeft = row.stats.period?.stockLeft ?? row.stats.stockLeft;
-  } catch (e) {
-    if (!(e instanceof ApiError && (e.status === 404 || e.status === 405))) throw e;
-  }
-  try {
-    row.today = await countClaims({ eventId: event.id, status: 'APPROVED', from: today }, 3);
-    if (row.statsSource !== 'stats') {
-      row.statsSource = 'claims';
-      if (typeof event.maxClaims === 'number') {
-        const approved = await countClaims({ eventId: event.id, status: 'APPROVED' }, 5);
-        row.stockLeft = typeof approved === 'number' ? Math.max(0, event.maxClaims - approved) : `≤ ${event.maxClaims}`;
-      }
+    let cursor: string | null = null;
+    for (let i = 0; i < 10; i++) {
+      const page: Page<Claim> = await get<Page<Claim>>(
+        '/claims' + qs({ status: 'APPROVED', from: startOfTodayUtc().toISOString(), limit: 100, cursor }),
+      );
+      for (const c of page.items) today.set(c.eventId, (today.get(c.eventId) ?? 0) + 1);
+      cursor = page.nextCursor;
+      if (!cursor) break;
+      todayMore = i === 9;
     }
   } catch {
-    /* leave the cells empty: the row itself is still useful */
+    /* leave the column empty */
   }
-  if (event.recurrence) {
-    try {
-      row.periods = (await get<{ items: Period[] }>(`/events/${encodeURIComponent(event.id)}/periods?count=30`)).items;
-    } catch {
-      /* periods endpoint not there yet */
+  let statsRouted = true;
+  return pool(events, 4, async (event) => {
+    const n = today.get(event.id) ?? 0;
+    const row: Row = { event, statsSource: 'none', today: todayMore ? `${n}+` : n };
+    if (statsRouted) {
+      try {
+        row.stats = await get<Stats>(`/events/${encodeURIComponent(event.id)}/stats`);
+        row.statsSource = 'stats';
+        row.stockLeft = row.stats.period?.stockLeft ?? row.stats.stockLeft;
+      } catch (e) {
+        if (routeMissing(e)) statsRouted = false;
+      }
     }
-  }
-  return row;
+    if (row.statsSource !== 'stats' && typeof event.maxClaims === 'number') {
+      try {
+        const approved = await countClaims({ eventId: event.id, status: 'APPROVED' }, 5);
+        row.statsSource = 'claims';
+        row.stockLeft = typeof approved === 'number' ? Math.max(0, event.maxClaims - approved) : `≤ ${event.maxClaims}`;
+      } catch {
+        /* the row is still useful without it */
+      }
+    }
+    if (event.recurrence) {
+      try {
+        row.periods = (await get<{ items: Period[] }>(`/events/${encodeURIComponent(event.id)}/periods?count=30`)).items;
+      } catch {
+        /* periods endpoint not there yet */
+      }
+    }
+    return row;
+  });
 }
 
 function Timeline({ rows, range }: { rows: Row[]; range: string }) {
@@ -135,7 +171,7 @@ export function EventsList({ session }: { session: Session }) {
     const page = await get<Page<GameEvent>>(
       '/events' + qs({ status, activeAt: activeNow ? new Date().toISOString() : undefined, limit: 100 }),
     );
-    const rows = await Promise.all(page.items.map(enrich));
+    const rows = await enrichAll(page.items);
     return { rows, more: !!page.nextCursor };
   }, [status, activeNow]);
 

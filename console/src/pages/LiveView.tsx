@@ -27,8 +27,10 @@ async function countedStats(eventId: string, maxClaims?: number | null): Promise
 
 function Sparkline({ points }: { points: number[] }) {
   if (points.length < 2) return null;
-  const max = Math.max(1, ...points);
-  const d = points.map((p, i) => `${(i / (points.length - 1)) * 300},${40 - (p / max) * 38}`).join(' ');
+  // Scaled between the lowest and highest value seen, so a rise of a few claims is visible.
+  const min = Math.min(...points);
+  const span = Math.max(1, Math.max(...points) - min);
+  const d = points.map((p, i) => `${(i / (points.length - 1)) * 300},${40 - ((p - min) / span) * 38}`).join(' ');
   return (
     <svg class="spark" viewBox="0 0 300 42" preserveAspectRatio="none" role="img" aria-label={`Approvals over the last ${points.length} updates, now ${points[points.length - 1]}`}>
       <polyline points={d} />
@@ -44,12 +46,15 @@ export function LiveView({ id }: { session: Session; id: string }) {
   const [updated, setUpdated] = useState<Date | null>(null);
   const [recent, setRecent] = useState<Claim[]>([]);
   const history = useRef<number[]>([]);
+  const stamps = useRef<{ t: number; approved: number }[]>([]);
   const [, force] = useState(0);
 
   const push = (s: Stats) => {
     setStats(s);
     setUpdated(new Date());
     history.current = [...history.current.slice(-59), s.approved];
+    const now = Date.now();
+    stamps.current = [...stamps.current.filter((x) => now - x.t <= 60_000), { t: now, approved: s.approved }];
     force((n) => n + 1);
   };
 
@@ -191,6 +196,11 @@ export function LiveView({ id }: { session: Session; id: string }) {
             </p>
           )}
           <h2>Approvals</h2>
+          <p class="muted" data-testid="live-rate">
+            {stamps.current.length > 1
+              ? `+${stats.approved - stamps.current[0].approved} in the last ${Math.max(1, Math.round((Date.now() - stamps.current[0].t) / 1000))} s`
+              : 'Rate shows after the next update.'}
+          </p>
           <Sparkline points={history.current} />
         </>
       )}
