@@ -54,6 +54,8 @@ const listeners = new Set<Listener>();
 let session: Session | null = load();
 let refreshing: Promise<Session | null> | null = null;
 let refreshTimer: number | undefined;
+/** Why the last session ended without the user signing out (shown on the sign-in page). */
+export let endedReason: string | null = null;
 
 function load(): Session | null {
   try {
@@ -152,12 +154,14 @@ export async function login(email: string, password: string): Promise<Session> {
     );
     throw new NoAccessError('This account has no staff role (OPERATOR, AUDITOR or ADMIN), so it has no access to the console.');
   }
+  endedReason = null;
   store(s);
   return s;
 }
 
 export async function logout() {
   const s = session;
+  endedReason = null;
   store(null);
   if (s) {
     await fetch('/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${s.accessToken}` } }).catch(
@@ -179,7 +183,10 @@ export function refresh(): Promise<Session | null> {
       });
       if (!res.ok) {
         // Only drop the session on a definitive refusal, not on a network blip or 5xx.
-        if (res.status === 400 || res.status === 401 || res.status === 403) store(null);
+        if (res.status === 400 || res.status === 401 || res.status === 403) {
+          endedReason = 'Your session ended (it expired or was revoked, for example by a role change). Sign in again.';
+          store(null);
+        }
         return session;
       }
       const s = fromTokens(await res.json(), current.email);
@@ -219,7 +226,10 @@ export async function authFetch(path: string, init: RequestInit = {}): Promise<R
     const before = session.accessToken;
     const s = await refresh();
     if (s && s.accessToken !== before) res = await go();
-    else if (res.status === 401) store(null);
+    else if (res.status === 401) {
+      endedReason = 'Your session is no longer valid. Sign in again.';
+      store(null);
+    }
   }
   return res;
 }

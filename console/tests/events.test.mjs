@@ -67,6 +67,8 @@ describe('events', () => {
 
     // Edit: the version travels with the PATCH.
     await page.getByLabel('Description').fill('Log in twice this week, get gems');
+    // Unsaved edits block status changes (they send only the status).
+    assert.equal(await page.getByRole('button', { name: 'Activate…' }).isDisabled(), true);
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.getByText('Saved.').waitFor();
     assert.equal((await api('GET', `/events/${id}`, { token: operator.token })).data.description, 'Log in twice this week, get gems');
@@ -103,6 +105,10 @@ describe('events', () => {
     assert.match(await row.getByTestId('stock-left').innerText(), /25/);
     assert.match(await row.getByTestId('approved-today').innerText(), /^0$/);
     await page.locator('.tl-row', { hasText: title }).waitFor();
+    // Finding it by title narrows the table and the timeline to that event.
+    await page.getByLabel('Find by title or id').fill(title);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="events-table"] tbody tr').length === 1);
+    assert.equal(await page.locator('.tl-row').count(), 1);
     b.assertClean();
   });
 

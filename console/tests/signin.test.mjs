@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { account, api, browser, CONSOLE_URL, signedIn, signIn } from './helpers.mjs';
+import { account, admin, api, browser, CONSOLE_URL, go, signedIn, signIn } from './helpers.mjs';
 
 describe('sign-in', () => {
   let b, player, operator;
@@ -70,6 +70,23 @@ describe('sign-in', () => {
     await page.getByTestId('claims-count').or(page.getByText('No claim matches.')).waitFor();
     const after = await page.evaluate(() => JSON.parse(sessionStorage.getItem('liveops.console.session')).refreshToken);
     assert.notEqual(after, before, 'refresh token rotated');
+    b.assertClean();
+  });
+
+  test('a role change revokes the session: the console returns to sign-in and says why', async () => {
+    const victim = await account('revoked-op', ['USER', 'OPERATOR']);
+    const page = await b.page();
+    await signedIn(page, victim);
+    const r = await api('PATCH', `/users/${victim.id}/roles`, { token: await admin(), body: { roles: ['USER', 'AUDITOR'] } });
+    assert.equal(r.status, 200);
+    // The next API call fails with 401, the refresh is refused, and the user is told.
+    for (let i = 0; i < 20; i++) {
+      await go(page, i % 2 ? '/claims' : '/events').catch(() => undefined);
+      if (await page.getByTestId('session-ended').count()) break;
+      await page.waitForTimeout(250);
+    }
+    await page.getByTestId('session-ended').waitFor();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
     b.assertClean();
   });
 });

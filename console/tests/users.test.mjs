@@ -42,7 +42,19 @@ describe('users', () => {
     await signedIn(page, { email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
     await go(page, '/users');
     await page.getByLabel('Role').selectOption('OPERATOR');
-    await page.getByTestId('users-table').getByRole('link', { name: operator.email }).waitFor();
+    // Oldest first, in pages: follow the cursor until this run's operator shows up.
+    const link = page.getByTestId('users-table').getByRole('link', { name: operator.email });
+    await page.getByTestId('users-table').locator('tbody tr').first().waitFor();
+    for (let i = 0; i < 100 && !(await link.count()); i++) {
+      const more = page.getByRole('button', { name: 'Load more' });
+      if (!(await more.count())) break;
+      const rows = await page.getByTestId('users-table').locator('tbody tr').count();
+      await more.click();
+      await page.waitForFunction((n) => document.querySelectorAll('[data-testid="users-table"] tbody tr').length > n, rows);
+    }
+    await link.waitFor();
+    const roles = await page.getByTestId('users-table').locator('tbody td[data-label="Roles"]').allInnerTexts();
+    assert.ok(roles.every((r) => r.includes('OPERATOR')), 'only operators listed');
     b.assertClean();
   });
 

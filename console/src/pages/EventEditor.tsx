@@ -267,6 +267,8 @@ export function EventEditor({ session, id }: { session: Session; id?: string }) 
   if (id && !event) return (<section><h1>Event</h1><Loading /></section>);
 
   const status = event?.status ?? 'DRAFT';
+  // Status buttons send only the status: with unsaved edits they would silently drop them.
+  const dirty = !!event && JSON.stringify(form) !== JSON.stringify(fromEvent(event));
   const conflict = error instanceof ApiError && error.status === 409;
 
   return (
@@ -296,25 +298,26 @@ export function EventEditor({ session, id }: { session: Session; id?: string }) 
       )}
       {saved && !error && <Notice kind="ok">{saved}</Notice>}
 
+      {event && writable && dirty && <Notice kind="warn">Unsaved changes: save them before changing the status.</Notice>}
       {event && writable && (
         <div class="status-actions" aria-label="Status">
           {(status === 'DRAFT' || status === 'INACTIVE') && (
-            <button type="button" data-write onClick={() => void loadForecast()} disabled={busy}>
+            <button type="button" data-write onClick={() => void loadForecast()} disabled={busy || dirty}>
               Activate…
             </button>
           )}
           {status === 'ACTIVE' && (
-            <button type="button" data-write class="secondary" onClick={() => void setStatus('PAUSED', 'Paused: new claims are refused until you resume.')} disabled={busy}>
+            <button type="button" data-write class="secondary" onClick={() => void setStatus('PAUSED', 'Paused: new claims are refused until you resume.')} disabled={busy || dirty}>
               Pause
             </button>
           )}
           {status === 'PAUSED' && (
-            <button type="button" data-write onClick={() => void setStatus('ACTIVE', 'Resumed.')} disabled={busy}>
+            <button type="button" data-write onClick={() => void setStatus('ACTIVE', 'Resumed.')} disabled={busy || dirty}>
               Resume
             </button>
           )}
           {(status === 'ACTIVE' || status === 'PAUSED') && (
-            <button type="button" data-write class="secondary" onClick={() => void setStatus('INACTIVE', 'Deactivated.')} disabled={busy}>
+            <button type="button" data-write class="secondary" onClick={() => void setStatus('INACTIVE', 'Deactivated.')} disabled={busy || dirty}>
               Deactivate
             </button>
           )}

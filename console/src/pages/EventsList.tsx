@@ -167,6 +167,7 @@ export function EventsList({ session }: { session: Session }) {
   const [status, setStatus] = useState('');
   const [activeNow, setActiveNow] = useState(false);
   const [range, setRange] = useState('month');
+  const [text, setText] = useState('');
   const data = useAsync(async () => {
     const page = await get<Page<GameEvent>>(
       '/events' + qs({ status, activeAt: activeNow ? new Date().toISOString() : undefined, limit: 100 }),
@@ -175,6 +176,10 @@ export function EventsList({ session }: { session: Session }) {
     return { rows, more: !!page.nextCursor };
   }, [status, activeNow]);
 
+  const needle = text.trim().toLowerCase();
+  const rows = (data.data?.rows ?? []).filter(
+    (r) => !needle || r.event.title.toLowerCase().includes(needle) || r.event.id.toLowerCase() === needle,
+  );
   return (
     <section>
       <div class="page-head">
@@ -201,6 +206,10 @@ export function EventsList({ session }: { session: Session }) {
           <label for="ev-now">Window open now</label>
         </div>
         <div class="field">
+          <label for="ev-find">Find by title or id</label>
+          <input id="ev-find" type="search" value={text} onInput={(e) => setText(e.currentTarget.value)} />
+        </div>
+        <div class="field">
           <label for="ev-range">Timeline range</label>
           <select id="ev-range" value={range} onChange={(e) => setRange(e.currentTarget.value)}>
             <option value="week">Next 7 days</option>
@@ -214,10 +223,10 @@ export function EventsList({ session }: { session: Session }) {
       </form>
       <ErrorBanner error={data.error} />
       {data.loading && !data.data && <Loading />}
-      {data.data && data.data.rows.length === 0 && <Empty>No events match.</Empty>}
-      {data.data && data.data.rows.length > 0 && (
+      {data.data && rows.length === 0 && <Empty>No events match.</Empty>}
+      {data.data && rows.length > 0 && (
         <>
-          <Timeline rows={data.data.rows} range={range} />
+          <Timeline rows={rows} range={range} />
           <div class="table-wrap">
             <table class="cards" data-testid="events-table">
               <thead>
@@ -233,7 +242,7 @@ export function EventsList({ session }: { session: Session }) {
                 </tr>
               </thead>
               <tbody>
-                {data.data.rows.map((r) => (
+                {rows.map((r) => (
                   <tr key={r.event.id} data-event-id={r.event.id}>
                     <td data-label="Title">
                       <a href={href(`/events/${r.event.id}`)}>{r.event.title}</a>

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { ApiError, login, NoAccessError } from '../api';
+import { ApiError, endedReason, login, NoAccessError } from '../api';
 import { ctl, ErrorBanner, Field } from '../ui';
 
 export function SignIn() {
@@ -30,6 +30,11 @@ export function SignIn() {
       <form class="card" onSubmit={submit} aria-labelledby="signin-title" noValidate>
         <h1 id="signin-title">Live-ops console</h1>
         <p class="muted">Sign in with a staff account (OPERATOR, AUDITOR or ADMIN).</p>
+        {endedReason && !error && !noAccess && (
+          <div class="alert warn" role="status" data-testid="session-ended">
+            {endedReason}
+          </div>
+        )}
         {noAccess && (
           <div class="alert error" role="alert" data-testid="no-access">
             <strong>No access.</strong> {noAccess}
