@@ -187,3 +187,23 @@ export function parseIds(text: string): string[] {
   }
   return [...out];
 }
+
+/** From/to datetime-local pair (UTC) for list filters; errors under the field the server names. */
+export function TimeRange(props: {
+  label: string;
+  from: string;
+  to: string;
+  onChange: (v: { from?: string; to?: string }) => void;
+  fe: (field: string) => string | undefined;
+}) {
+  return (
+    <>
+      <Field label={props.label ? `${props.label} from (UTC)` : 'From (UTC)'} name="from" error={props.fe('from')}>
+        <input {...ctl('from', props.fe('from'))} type="datetime-local" value={props.from} onInput={(e) => props.onChange({ from: e.currentTarget.value })} />
+      </Field>
+      <Field label={props.label ? `${props.label} to (UTC)` : 'To (UTC)'} name="to" error={props.fe('to')}>
+        <input {...ctl('to', props.fe('to'))} type="datetime-local" value={props.to} onInput={(e) => props.onChange({ to: e.currentTarget.value })} />
+      </Field>
+    </>
+  );
+}

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, get, qs, type Page, type Session } from '../api';
 import { href, queryOf } from '../router';
-import { ctl, Empty, ErrorBanner, Field, fmtTime, fromInput } from '../ui';
+import { ctl, Empty, TimeRange, ErrorBanner, Field, fmtTime, fromInput } from '../ui';
 
 interface AuditRecord {
   id: string;
@@ -150,12 +150,7 @@ export function Audit({ path }: { session: Session; path: string }) {
         <Field label="Action" name="action" error={fe('action')}>
           <input {...ctl('action', fe('action'))} value={f.action} onInput={(e) => setF({ ...f, action: e.currentTarget.value })} placeholder="e.g. claim.revoked" />
         </Field>
-        <Field label="From (UTC)" name="from" error={fe('from')}>
-          <input {...ctl('from', fe('from'))} type="datetime-local" value={f.from} onInput={(e) => setF({ ...f, from: e.currentTarget.value })} />
-        </Field>
-        <Field label="To (UTC)" name="to" error={fe('to')}>
-          <input {...ctl('to', fe('to'))} type="datetime-local" value={f.to} onInput={(e) => setF({ ...f, to: e.currentTarget.value })} />
-        </Field>
+        <TimeRange label="" from={f.from} to={f.to} fe={fe} onChange={(v) => setF({ ...f, ...v })} />
         <button type="submit" disabled={busy}>
           Search
         </button>

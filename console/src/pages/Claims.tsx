@@ -1,8 +1,9 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, canWrite, get, post, qs, type Page, type Session } from '../api';
-import { href, queryOf } from '../router';
+import { queryOf } from '../router';
+import { ClaimsTable } from '../ClaimsTable';
 import type { Claim } from '../types';
-import { ctl, download, Empty, ErrorBanner, Field, fmtTime, fromInput, Notice, StatusBadge, toCsv } from '../ui';
+import { ctl, download, TimeRange, Empty, ErrorBanner, Field, fromInput, Notice, toCsv } from '../ui';
 
 const STATUSES = ['PENDING', 'APPROVED', 'REJECTED', 'REVOKED'];
 const CSV_COLUMNS = ['id', 'eventId', 'userId', 'status', 'reason', 'source', 'requestedAt', 'decidedAt', 'periodStartsAt', 'rewards'];
@@ -145,12 +146,7 @@ export function Claims({ session, path }: { session: Session; path: string }) {
             ))}
           </select>
         </Field>
-        <Field label="Requested from (UTC)" name="from" error={fe('from')}>
-          <input {...ctl('from', fe('from'))} type="datetime-local" value={filters.from} onInput={(e) => setFilters({ ...filters, from: e.currentTarget.value })} />
-        </Field>
-        <Field label="Requested to (UTC)" name="to" error={fe('to')}>
-          <input {...ctl('to', fe('to'))} type="datetime-local" value={filters.to} onInput={(e) => setFilters({ ...filters, to: e.currentTarget.value })} />
-        </Field>
+        <TimeRange label="Requested" from={filters.from} to={filters.to} fe={fe} onChange={(v) => setFilters({ ...filters, ...v })} />
         <button type="submit" disabled={busy}>
           Search
         </button>
@@ -180,53 +176,19 @@ export function Claims({ session, path }: { session: Session; path: string }) {
               Export CSV ({items.length})
             </button>
           </div>
-          <div class="table-wrap">
-            <table class="cards" data-testid="claims-table">
-              <thead>
-                <tr>
-                  <th scope="col">Requested</th>
-                  <th scope="col">Event</th>
-                  <th scope="col">User</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Reason</th>
-                  <th scope="col">Decided</th>
-                  <th scope="col">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {items.map((c) => (
-                  <tr key={c.id} data-claim-id={c.id}>
-                    <td data-label="Requested">{fmtTime(c.requestedAt)}</td>
-                    <td data-label="Event">
-                      <a href={href(`/events/${c.eventId}`)}>
-                        <code>{c.eventId}</code>
-                      </a>
-                    </td>
-                    <td data-label="User">
-                      <a href={href(`/users/${c.userId}`)}>
-                        <code>{c.userId}</code>
-                      </a>
-                    </td>
-                    <td data-label="Status">
-                      <StatusBadge status={c.status} />
-                      {c.source === 'GRANT' && <span class="tag">grant</span>}
-                    </td>
-                    <td data-label="Reason">{c.reason ?? ''}</td>
-                    <td data-label="Decided">{fmtTime(c.decidedAt)}</td>
-                    <td data-label="Actions" class="actions">
-                      {writable && c.status === 'APPROVED' && (
-                        <button type="button" class="secondary small" data-write onClick={() => setRevoking(c)}>
-                          Revoke
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <ClaimsTable
+            claims={items}
+            columns={['requested', 'event', 'user', 'status', 'reason', 'decided']}
+            testId="claims-table"
+            actions={(c) =>
+              writable &&
+              c.status === 'APPROVED' && (
+                <button type="button" class="secondary small" data-write onClick={() => setRevoking(c)}>
+                  Revoke
+                </button>
+              )
+            }
+          />
           {cursor && (
             <button type="button" class="secondary" onClick={() => void search(true)} disabled={busy}>
               Load more

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, get, qs, type Page, type Session } from '../api';
 import { href } from '../router';
 import { openStream } from '../sse';
+import { ClaimsTable } from '../ClaimsTable';
 import type { Claim, GameEvent, Stats } from '../types';
 import { ErrorBanner, fmtTime, Loading, StatusBadge } from '../ui';
 
@@ -208,34 +209,7 @@ export function LiveView({ id }: { session: Session; id: string }) {
       {recent.length === 0 ? (
         <p class="muted">No claims yet.</p>
       ) : (
-        <div class="table-wrap">
-          <table class="cards">
-            <thead>
-              <tr>
-                <th scope="col">Requested</th>
-                <th scope="col">User</th>
-                <th scope="col">Status</th>
-                <th scope="col">Reason</th>
-              </tr>
-            </thead>
-            <tbody>
-              {recent.map((c) => (
-                <tr key={c.id}>
-                  <td data-label="Requested">{fmtTime(c.requestedAt)}</td>
-                  <td data-label="User">
-                    <a href={href(`/users/${c.userId}`)}>
-                      <code>{c.userId}</code>
-                    </a>
-                  </td>
-                  <td data-label="Status">
-                    <StatusBadge status={c.status} />
-                  </td>
-                  <td data-label="Reason">{c.reason ?? ''}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <ClaimsTable claims={recent} columns={['requested', 'user', 'status', 'reason']} testId="live-claims" />
       )}
     </section>
   );

@@ -2,7 +2,8 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, get, isAdmin, patch, qs, type Page, type Role, type Session } from '../api';
 import { href, navigate, queryOf } from '../router';
 import type { Claim } from '../types';
-import { ctl, Empty, ErrorBanner, Field, fmtTime, Loading, Notice, StatusBadge, useAsync } from '../ui';
+import { ClaimsTable } from '../ClaimsTable';
+import { ctl, Empty, ErrorBanner, Field, fmtTime, Loading, Notice, useAsync } from '../ui';
 
 interface User {
   id: string;
@@ -277,34 +278,7 @@ function UserDetail({ session, id }: { session: Session; id: string }) {
         <ErrorBanner error={claims.error} />
         {claims.data && claims.data.items.length === 0 && <Empty>No claims.</Empty>}
         {claims.data && claims.data.items.length > 0 && (
-          <div class="table-wrap">
-            <table class="cards" data-testid="user-claims">
-              <thead>
-                <tr>
-                  <th scope="col">Requested</th>
-                  <th scope="col">Event</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Reason</th>
-                </tr>
-              </thead>
-              <tbody>
-                {claims.data.items.map((c) => (
-                  <tr key={c.id}>
-                    <td data-label="Requested">{fmtTime(c.requestedAt)}</td>
-                    <td data-label="Event">
-                      <a href={href(`/events/${c.eventId}`)}>
-                        <code>{c.eventId}</code>
-                      </a>
-                    </td>
-                    <td data-label="Status">
-                      <StatusBadge status={c.status} />
-                    </td>
-                    <td data-label="Reason">{c.reason ?? ''}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <ClaimsTable claims={claims.data.items} columns={['requested', 'event', 'status', 'reason']} testId="user-claims" />
         )}
       </section>
     </>
