@@ -94,7 +94,8 @@ function App() {
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        <Page path={path} session={session} />
+        {/* Keyed by the route: a deep link (claims of an event, audit of an entity) starts a fresh page. */}
+        <Page key={path} path={path} session={session} />
       </main>
     </>
   );

@@ -37,6 +37,11 @@ describe('claims', () => {
     assert.equal(lines[0], 'id,eventId,userId,status,reason,source,requestedAt,decidedAt,periodStartsAt,rewards');
     assert.equal(lines.length, 4);
     for (const c of claims) assert.ok(lines.some((l) => l.startsWith(`${c.id},${ev.id},${c.userId},APPROVED`)), `row for ${c.id}`);
+    // "Load all" follows every remaining cursor in one go.
+    await go(page, `/claims?eventId=${ev.id}&limit=1`);
+    await page.getByText(/1 claims in 1 page, more available/).waitFor();
+    await page.getByRole('button', { name: /Load all/ }).click();
+    await page.getByText(/3 claims in \d+ pages, end of results/).waitFor();
     b.assertClean();
   });
 

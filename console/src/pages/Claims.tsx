@@ -117,6 +117,30 @@ export function Claims({ session, path }: { session: Session; path: string }) {
   }, [claimId]);
 
   const fe = (f: string) => (error instanceof ApiError ? error.forField(f) : undefined);
+  // Follows the cursor to the end (bounded), so an export can hold the whole result.
+  const loadAll = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      let all = items ?? [];
+      let next = cursor;
+      let n = pages;
+      for (let i = 0; next && i < 50; i++) {
+        const page: Page<Claim> = await get<Page<Claim>>('/claims' + qs({ ...params(), limit: 100, cursor: next }));
+        all = [...all, ...page.items];
+        next = page.nextCursor;
+        n++;
+      }
+      setItems(all);
+      setCursor(next);
+      setPages(n);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+
   const exportCsv = () => {
     const rows = (items ?? []).map((c) => ({
       ...c,
@@ -190,9 +214,14 @@ export function Claims({ session, path }: { session: Session; path: string }) {
             }
           />
           {cursor && (
-            <button type="button" class="secondary" onClick={() => void search(true)} disabled={busy}>
-              Load more
-            </button>
+            <div class="row">
+              <button type="button" class="secondary" onClick={() => void search(true)} disabled={busy}>
+                Load more
+              </button>
+              <button type="button" class="secondary" onClick={() => void loadAll()} disabled={busy}>
+                Load all (up to 5,000 more)
+              </button>
+            </div>
           )}
         </>
       )}
