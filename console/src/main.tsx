@@ -2,7 +2,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import './styles.css';
 import { canWrite, getSession, isAdmin, logout, onSession, type Session } from './api';
-import { href, match, useRoute } from './router';
+import { href, match, queryOf, useRoute } from './router';
 import { SignIn } from './pages/SignIn';
 import { EventsList } from './pages/EventsList';
 import { EventEditor } from './pages/EventEditor';
@@ -25,7 +25,7 @@ const NAV: [string, string][] = [
 function Page({ path, session }: { path: string; session: Session }) {
   let m;
   if ((m = match('/events', path))) return <EventsList session={session} />;
-  if ((m = match('/events/new', path))) return <EventEditor session={session} />;
+  if ((m = match('/events/new', path))) return <EventEditor session={session} copyOf={queryOf(path).get('from') ?? undefined} />;
   if ((m = match('/events/:id/live', path))) return <LiveView session={session} id={m.id} />;
   if ((m = match('/events/:id', path))) return <EventEditor session={session} id={m.id} />;
   if ((m = match('/claims', path))) return <Claims session={session} path={path} />;

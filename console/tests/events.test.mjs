@@ -98,15 +98,28 @@ describe('events', () => {
       assert.ok(await page.locator('.alert.error').count(), 'the refusal is shown');
     }
 
+    // Duplicate as draft: same settings, new title, nothing saved until "Create draft".
+    await page.getByRole('link', { name: 'Duplicate as draft' }).click();
+    await page.getByRole('heading', { name: 'New event' }).waitFor();
+    await page.waitForFunction((t) => document.querySelector('#f-title')?.value === `${t} (copy)`, title);
+    assert.equal(await page.getByLabel('Stock for the whole event (maxClaims)').inputValue(), '25');
+    assert.equal(await page.getByLabel('Item code').inputValue(), 'gem');
+    await page.getByRole('button', { name: 'Create draft' }).click();
+    await page.getByRole('heading', { name: 'Edit event' }).waitFor();
+    await page.locator('.badge', { hasText: 'DRAFT' }).first().waitFor();
+
     // The list shows it with status, window, stock and today's approvals, on the timeline too.
     await go(page, '/events');
     const row = page.locator(`tr[data-event-id="${id}"]`);
     await row.waitFor();
     assert.match(await row.getByTestId('stock-left').innerText(), /25/);
     assert.match(await row.getByTestId('approved-today').innerText(), /^0$/);
-    await page.locator('.tl-row', { hasText: title }).waitFor();
-    // Finding it by title narrows the table and the timeline to that event.
+    await page.locator(`.tl-row[data-event-id="${id}"]`).waitFor();
+    // Finding by title narrows the table and the timeline to the event and its copy; by id, to it alone.
     await page.getByLabel('Find by title or id').fill(title);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="events-table"] tbody tr').length === 2);
+    assert.equal(await page.locator('.tl-row').count(), 2);
+    await page.getByLabel('Find by title or id').fill(id);
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="events-table"] tbody tr').length === 1);
     assert.equal(await page.locator('.tl-row').count(), 1);
     b.assertClean();

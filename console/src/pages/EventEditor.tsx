@@ -157,7 +157,7 @@ function timeZones(): string[] {
   return zones;
 }
 
-export function EventEditor({ session, id }: { session: Session; id?: string }) {
+export function EventEditor({ session, id, copyOf }: { session: Session; id?: string; copyOf?: string }) {
   const writable = canWrite(session);
   const [event, setEvent] = useState<GameEvent | null>(null);
   const [form, setForm] = useState<Form>(blank());
@@ -169,6 +169,16 @@ export function EventEditor({ session, id }: { session: Session; id?: string }) 
   const [periods, setPeriods] = useState<{ items?: Period[]; error?: unknown } | null>(null);
 
   const load = async () => {
+    if (!id && copyOf) {
+      // "Duplicate as draft": the source's settings in a new, unsaved form.
+      try {
+        const src = await get<GameEvent>(`/events/${encodeURIComponent(copyOf)}`);
+        setForm({ ...fromEvent(src), title: `${src.title} (copy)`.slice(0, 200) });
+      } catch (e) {
+        setError(e);
+      }
+      return;
+    }
     if (!id) return;
     try {
       const e = await get<GameEvent>(`/events/${encodeURIComponent(id)}`);
@@ -321,6 +331,9 @@ export function EventEditor({ session, id }: { session: Session; id?: string }) 
               Deactivate
             </button>
           )}
+          <a class="button secondary" data-write href={href(`/events/new?from=${encodeURIComponent(event.id)}`)}>
+            Duplicate as draft
+          </a>
           <button type="button" data-write class="danger" onClick={archive} disabled={busy}>
             Archive
           </button>

@@ -168,16 +168,32 @@ export function EventsList({ session }: { session: Session }) {
   const [activeNow, setActiveNow] = useState(false);
   const [range, setRange] = useState('month');
   const [text, setText] = useState('');
+  const [extra, setExtra] = useState<{ rows: Row[]; cursor: string | null } | null>(null);
+  const [moreError, setMoreError] = useState<unknown>(null);
+  const [loadingMore, setLoadingMore] = useState(false);
+  const filter = () => ({ status, activeAt: activeNow ? new Date().toISOString() : undefined, limit: 50 });
   const data = useAsync(async () => {
-    const page = await get<Page<GameEvent>>(
-      '/events' + qs({ status, activeAt: activeNow ? new Date().toISOString() : undefined, limit: 100 }),
-    );
-    const rows = await enrichAll(page.items);
-    return { rows, more: !!page.nextCursor };
+    setExtra(null);
+    const page = await get<Page<GameEvent>>('/events' + qs(filter()));
+    return { rows: await enrichAll(page.items), cursor: page.nextCursor };
   }, [status, activeNow]);
+  const cursor = extra ? extra.cursor : data.data?.cursor ?? null;
+  const loadMore = async () => {
+    setLoadingMore(true);
+    setMoreError(null);
+    try {
+      const page = await get<Page<GameEvent>>('/events' + qs({ ...filter(), cursor }));
+      const rows = await enrichAll(page.items);
+      setExtra((x) => ({ rows: [...(x?.rows ?? []), ...rows], cursor: page.nextCursor }));
+    } catch (e) {
+      setMoreError(e);
+    } finally {
+      setLoadingMore(false);
+    }
+  };
 
   const needle = text.trim().toLowerCase();
-  const rows = (data.data?.rows ?? []).filter(
+  const rows = [...(data.data?.rows ?? []), ...(extra?.rows ?? [])].filter(
     (r) => !needle || r.event.title.toLowerCase().includes(needle) || r.event.id.toLowerCase() === needle,
   );
   return (
@@ -271,7 +287,12 @@ export function EventsList({ session }: { session: Session }) {
               </tbody>
             </table>
           </div>
-          {data.data.more && <p class="muted">Showing the first 100 events; narrow the filter to see others.</p>}
+          <ErrorBanner error={moreError} />
+          {cursor && (
+            <button type="button" class="secondary" onClick={() => void loadMore()} disabled={loadingMore}>
+              {loadingMore ? 'Loading…' : 'Load more events'}
+            </button>
+          )}
         </>
       )}
     </section>
