@@ -77,6 +77,11 @@ describe('story: event with stock, claims, live view, revoke, audit', () => {
     await go(page, `/claims?eventId=${eventId}`);
     const row = page.locator(`tr[data-claim-id="${claims[0].id}"]`);
     await row.getByRole('button', { name: 'Revoke' }).click();
+    // Escape closes the panel without revoking; the focus starts in the reason field.
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'f-reason');
+    await page.keyboard.press('Escape');
+    await page.locator('form.revoke').waitFor({ state: 'detached' });
+    await row.getByRole('button', { name: 'Revoke' }).click();
     await page.getByLabel(/Reason/).fill('duplicate account');
     await page.locator('form.revoke').getByRole('button', { name: 'Revoke' }).click();
     await page.getByText(`Claim ${claims[0].id} is now REVOKED.`).waitFor();
@@ -100,6 +105,9 @@ describe('story: event with stock, claims, live view, revoke, audit', () => {
     await diff.waitFor();
     const changed = diff.locator('tr.changed', { hasText: 'status' });
     assert.match(await changed.innerText(), /APPROVED[\s\S]*REVOKED/);
+    await ap.getByLabel('Only changed fields').check();
+    assert.equal(await diff.locator('tbody tr:not(.changed)').count(), 0);
+    await changed.waitFor();
     b.assertClean();
   });
 

@@ -29,16 +29,24 @@ function flatten(v: unknown, prefix = '', out: Map<string, string> = new Map()):
 }
 
 export function Diff({ before, after }: { before: unknown; after: unknown }) {
+  const [onlyChanged, setOnlyChanged] = useState(false);
   const b = flatten(before);
   const a = flatten(after);
-  const keys = [...new Set([...b.keys(), ...a.keys()])];
-  if (keys.length === 0) return <p class="muted">No before/after recorded.</p>;
-  const changed = keys.filter((k) => b.get(k) !== a.get(k)).length;
+  const all = [...new Set([...b.keys(), ...a.keys()])];
+  const keys = onlyChanged ? all.filter((k) => b.get(k) !== a.get(k)) : all;
+  if (all.length === 0) return <p class="muted">No before/after recorded.</p>;
+  const changed = all.filter((k) => b.get(k) !== a.get(k)).length;
   return (
     <>
-      <p class="muted">
-        {changed} of {keys.length} fields differ (highlighted).
-      </p>
+      <div class="row between">
+        <p class="muted">
+          {changed} of {all.length} fields differ (highlighted).
+        </p>
+        <div class="field check">
+          <input id="diff-only" type="checkbox" checked={onlyChanged} onChange={(e) => setOnlyChanged(e.currentTarget.checked)} />
+          <label for="diff-only">Only changed fields</label>
+        </div>
+      </div>
       <div class="table-wrap">
         <table class="diff" data-testid="audit-diff">
           <thead>
