@@ -19,7 +19,13 @@ export async function api(method, path, { token, body, headers = {} } = {}) {
   const h = { accept: 'application/json', ...headers };
   if (token) h.authorization = `Bearer ${token}`;
   if (body !== undefined) h['content-type'] = 'application/json';
-  const res = await fetch(ORIGIN + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+  // Set-up calls ride out a service restart (502/503 from the gateway) instead of failing the suite.
+  let res;
+  for (let attempt = 0; ; attempt++) {
+    res = await fetch(ORIGIN + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+    if (![502, 503].includes(res.status) || attempt >= 5) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
   const text = await res.text();
   let data = null;
   try {
