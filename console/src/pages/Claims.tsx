@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, canWrite, get, post, qs, type Page, type Session } from '../api';
 import { queryOf } from '../router';
 import { ClaimsTable } from '../ClaimsTable';
+import { EventOptions } from '../EventOptions';
 import type { Claim } from '../types';
 import { ctl, download, TimeRange, Empty, ErrorBanner, Field, fromInput, Notice, toCsv } from '../ui';
 
@@ -157,7 +158,8 @@ export function Claims({ session, path }: { session: Session; path: string }) {
       </div>
       <form class="filters" onSubmit={(e) => (e.preventDefault(), void search(false))} noValidate>
         <Field label="Event id" name="eventId" error={fe('eventId')}>
-          <input {...ctl('eventId', fe('eventId'))} value={filters.eventId} onInput={(e) => setFilters({ ...filters, eventId: e.currentTarget.value })} />
+          <input {...ctl('eventId', fe('eventId'))} list="claims-events" value={filters.eventId} onInput={(e) => setFilters({ ...filters, eventId: e.currentTarget.value })} />
+          <EventOptions id="claims-events" />
         </Field>
         <Field label="User id" name="userId" error={fe('userId')}>
           <input {...ctl('userId', fe('userId'))} value={filters.userId} onInput={(e) => setFilters({ ...filters, userId: e.currentTarget.value })} />

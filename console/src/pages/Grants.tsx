@@ -3,6 +3,7 @@ import { ApiError, canWrite, get, newIdempotencyKey, request, type Session } fro
 import { href, navigate, queryOf } from '../router';
 import { ctl, ErrorBanner, Field, Loading, Notice, parseIds } from '../ui';
 import { IdsInput } from './Segments';
+import { EventOptions } from '../EventOptions';
 
 interface Job {
   id: string;
@@ -115,7 +116,8 @@ export function Grants({ session, path }: { session: Session; path: string }) {
           <ErrorBanner error={error} />
           <div class="grid">
             <Field label="Event id" name="eventId" error={fe('eventId')}>
-              <input {...ctl('eventId', fe('eventId'))} value={eventId} onInput={(e) => setEventId(e.currentTarget.value)} />
+              <input {...ctl('eventId', fe('eventId'))} list="grant-events" value={eventId} onInput={(e) => setEventId(e.currentTarget.value)} />
+              <EventOptions id="grant-events" />
             </Field>
             <Field label="Reason (kept in the audit log)" name="reason" error={fe('reason')}>
               <input {...ctl('reason', fe('reason'))} value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
