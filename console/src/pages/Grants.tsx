@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, canWrite, get, newIdempotencyKey, request, type Session } from '../api';
 import { href, navigate, queryOf } from '../router';
 import { ctl, ErrorBanner, Field, Loading, Notice, parseIds } from '../ui';
-import { IdsInput } from './Segments';
+import { IdsInput } from '../IdsInput';
 import { EventOptions } from '../EventOptions';
 
 interface Job {

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { ApiError, canWrite, del, get, post, qs, type Page, type Session } from '../api';
 import { href, navigate } from '../router';
 import { ctl, Empty, ErrorBanner, Field, fmtTime, Loading, Notice, parseIds, useAsync } from '../ui';
+import { IdsInput } from '../IdsInput';
 
 interface Segment {
   id: string;
@@ -9,25 +10,6 @@ interface Segment {
   description?: string;
   memberCount?: number;
   createdAt?: string;
-}
-
-export function IdsInput({ value, onChange, name, label, error }: { value: string; onChange: (v: string) => void; name: string; label: string; error?: string }) {
-  const count = parseIds(value).length;
-  const onFile = async (e: Event) => {
-    const f = (e.currentTarget as HTMLInputElement).files?.[0];
-    if (f) onChange(await f.text());
-  };
-  return (
-    <div class="ids-input">
-      <Field label={label} name={name} error={error} wide hint={`${count} distinct id${count === 1 ? '' : 's'} (at most 10,000 per request).`}>
-        <textarea {...ctl(name, error)} rows={5} value={value} onInput={(e) => onChange(e.currentTarget.value)} placeholder="one id per line, or comma separated" />
-      </Field>
-      <div class="field">
-        <label for={`${name}-file`}>…or a CSV file (a userId column, or the first column)</label>
-        <input id={`${name}-file`} type="file" accept=".csv,.txt,text/csv,text/plain" onChange={onFile} />
-      </div>
-    </div>
-  );
 }
 
 function CreateSegment() {

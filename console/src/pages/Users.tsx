@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, get, isAdmin, patch, qs, type Page, type Role, type Session } from '../api';
 import { href, navigate, queryOf } from '../router';
 import type { Claim } from '../types';
@@ -80,10 +80,14 @@ function RoleList() {
   const [items, setItems] = useState<User[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const seq = useRef(0);
   const load = async (more: boolean) => {
     setError(null);
+    // A slow answer for the previous role filter must not overwrite the current one.
+    const n = ++seq.current;
     try {
       const page = await get<Page<User>>('/users' + qs({ role, limit: 50, cursor: more ? cursor : undefined }));
+      if (n !== seq.current) return;
       setItems((prev) => (more ? [...prev, ...page.items] : page.items));
       setCursor(page.nextCursor);
     } catch (e) {
