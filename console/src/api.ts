@@ -1,6 +1,8 @@
 // Client of the public API: same-origin relative paths, bearer tokens, problem+json errors.
-// Refresh tokens rotate on every use and a reused one revokes the whole family, so every
-// refresh goes through one shared promise: two concurrent 401s must not both refresh.
+// Refresh tokens rotate on every use and a reused one revokes the whole family, so a refresh
+// must never run twice with the same token: within a tab every refresh goes through one shared
+// promise, and across tabs (which share the session in localStorage) through a Web Lock, inside
+// which a tab first adopts a pair another tab has already rotated to.
 
 export type Role = 'USER' | 'OPERATOR' | 'AUDITOR' | 'ADMIN';
 export const STAFF_ROLES: Role[] = ['OPERATOR', 'AUDITOR', 'ADMIN'];
@@ -59,7 +61,7 @@ export let endedReason: string | null = null;
 
 function load(): Session | null {
   try {
-    const raw = sessionStorage.getItem(STORE_KEY);
+    const raw = localStorage.getItem(STORE_KEY);
     return raw ? (JSON.parse(raw) as Session) : null;
   } catch {
     return null;
@@ -69,14 +71,23 @@ function load(): Session | null {
 function store(s: Session | null) {
   session = s;
   try {
-    if (s) sessionStorage.setItem(STORE_KEY, JSON.stringify(s));
-    else sessionStorage.removeItem(STORE_KEY);
+    if (s) localStorage.setItem(STORE_KEY, JSON.stringify(s));
+    else localStorage.removeItem(STORE_KEY);
   } catch {
     /* private mode: keep the session in memory only */
   }
   scheduleRefresh();
   listeners.forEach((l) => l(s));
 }
+
+// Another tab signed in, refreshed or signed out: follow it (the storage event fires only in
+// the other tabs, so this never loops).
+window.addEventListener('storage', (e) => {
+  if (e.key !== STORE_KEY && e.key !== null) return;
+  session = load();
+  scheduleRefresh();
+  listeners.forEach((l) => l(session));
+});
 
 export function getSession() {
   return session;
@@ -174,7 +185,17 @@ export function refresh(): Promise<Session | null> {
   if (refreshing) return refreshing;
   const current = session;
   if (!current) return Promise.resolve(null);
-  refreshing = (async () => {
+  const run = async (): Promise<Session | null> => {
+    const stored = load();
+    if (!stored) {
+      store(null);
+      return null;
+    }
+    if (stored.refreshToken !== current.refreshToken) {
+      // Another tab rotated the pair while this one waited for the lock.
+      store(stored);
+      return stored;
+    }
     try {
       const res = await fetch('/auth/refresh', {
         method: 'POST',
@@ -194,10 +215,13 @@ export function refresh(): Promise<Session | null> {
       return s;
     } catch {
       return session;
-    } finally {
-      refreshing = null;
     }
-  })();
+  };
+  const locks = (navigator as any).locks;
+  const p: Promise<Session | null> = locks ? locks.request('liveops-console-refresh', run) : run();
+  refreshing = p.finally(() => {
+    refreshing = null;
+  });
   return refreshing;
 }
 

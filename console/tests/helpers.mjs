@@ -1,8 +1,5 @@
 // Shared by the browser tests: the platform's origin, API calls for set-up (accounts, player
 // claims) and a headless Chromium that fails a test on any CSP violation or outside request.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const raw = process.env.CONSOLE_BASE_URL ?? 'http://127.0.0.1:3000';
@@ -103,17 +100,16 @@ export async function claim(token, eventId) {
 }
 
 /**
- * A browser for one test file. Every page records CSP violations, console errors and requests
- * to any other origin; `assertClean()` fails the test on them.
+ * A browser for one test file (Playwright starts it on a fresh temporary profile). Each
+ * `page()` is a tab in its own browser context, so its own storage and its own signed-in user;
+ * `tab(page)` opens another tab beside one, sharing its session. Every page records CSP
+ * violations, page errors and requests to any other origin; `assertClean()` fails on them.
  */
 export async function browser() {
-  const dir = mkdtempSync(join(tmpdir(), 'console-chromium-'));
-  const ctx = await chromium.launchPersistentContext(dir, {
+  const b = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 800 },
-    acceptDownloads: true,
   });
   const problems = [];
   const watch = (page) => {
@@ -127,23 +123,21 @@ export async function browser() {
       if (!u.startsWith(ORIGIN) && !u.startsWith('data:') && !u.startsWith('blob:') && !u.startsWith('about:')) problems.push(`outside request: ${u}`);
     });
   };
-  ctx.on('page', watch);
-  ctx.pages().forEach(watch);
   return {
-    ctx,
     problems,
-    /** A new tab (own sessionStorage, so its own signed-in user). */
     async page(width = 1280, height = 800) {
-      const p = await ctx.newPage();
-      await p.setViewportSize({ width, height });
-      return p;
+      const ctx = await b.newContext({ viewport: { width, height }, acceptDownloads: true });
+      ctx.on('page', watch);
+      return ctx.newPage();
+    },
+    async tab(page) {
+      return page.context().newPage();
     },
     assertClean() {
       if (problems.length) throw new Error(problems.join('\n'));
     },
     async close() {
-      await ctx.close();
-      rmSync(dir, { recursive: true, force: true });
+      await b.close();
     },
   };
 }

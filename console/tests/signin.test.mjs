@@ -18,7 +18,7 @@ describe('sign-in', () => {
     await alert.waitFor();
     assert.match(await alert.innerText(), /no staff role/i);
     assert.equal(await page.getByRole('button', { name: 'Sign out' }).count(), 0);
-    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    assert.equal(await page.evaluate(() => localStorage.getItem('liveops.console.session')), null);
     b.assertClean();
   });
 
@@ -33,7 +33,7 @@ describe('sign-in', () => {
     const page = await b.page();
     await signedIn(page, operator);
     assert.equal(await page.getByTestId('role').innerText(), 'OPERATOR');
-    const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('liveops.console.session')).accessToken);
+    const token = await page.evaluate(() => JSON.parse(localStorage.getItem('liveops.console.session')).accessToken);
     assert.equal((await api('GET', '/auth/me', { token })).status, 200);
     const logout = page.waitForRequest((r) => r.url().endsWith('/auth/logout') && r.method() === 'POST');
     await page.getByRole('button', { name: 'Sign out' }).click();
@@ -54,13 +54,13 @@ describe('sign-in', () => {
     await signedIn(page, operator);
     // Break the access token: the next call answers 401 and the console must refresh and retry.
     const before = await page.evaluate(() => {
-      const s = JSON.parse(sessionStorage.getItem('liveops.console.session'));
+      const s = JSON.parse(localStorage.getItem('liveops.console.session'));
       return s.refreshToken;
     });
     await page.evaluate(() => {
-      const s = JSON.parse(sessionStorage.getItem('liveops.console.session'));
+      const s = JSON.parse(localStorage.getItem('liveops.console.session'));
       s.accessToken = s.accessToken.slice(0, -4) + 'AAAA';
-      sessionStorage.setItem('liveops.console.session', JSON.stringify(s));
+      localStorage.setItem('liveops.console.session', JSON.stringify(s));
     });
     const refreshed = page.waitForResponse((r) => r.url().endsWith('/auth/refresh') && r.status() === 200);
     await page.goto(CONSOLE_URL + '#/claims');
@@ -68,7 +68,7 @@ describe('sign-in', () => {
     await page.getByRole('button', { name: 'Search' }).click();
     await refreshed;
     await page.getByTestId('claims-count').or(page.getByText('No claim matches.')).waitFor();
-    const after = await page.evaluate(() => JSON.parse(sessionStorage.getItem('liveops.console.session')).refreshToken);
+    const after = await page.evaluate(() => JSON.parse(localStorage.getItem('liveops.console.session')).refreshToken);
     assert.notEqual(after, before, 'refresh token rotated');
     b.assertClean();
   });
@@ -87,6 +87,35 @@ describe('sign-in', () => {
     }
     await page.getByTestId('session-ended').waitFor();
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    b.assertClean();
+  });
+
+  test('two tabs share one session; refreshing in both at once does not trip reuse detection', async () => {
+    const a = await b.page();
+    await signedIn(a, operator);
+    const tabB = await b.tab(a);
+    await tabB.goto(CONSOLE_URL + '#/claims');
+    await tabB.getByRole('button', { name: 'Sign out' }).waitFor();
+    // Make the access token look 20 s from expiry: both tabs schedule their refresh for the same moment.
+    const first = await a.evaluate(() => {
+      const s = JSON.parse(localStorage.getItem('liveops.console.session'));
+      s.expiresAt = Date.now() + 20_000;
+      localStorage.setItem('liveops.console.session', JSON.stringify(s));
+      return s.refreshToken;
+    });
+    await a.reload();
+    const key = 'liveops.console.session';
+    await a.waitForFunction(([k, t]) => JSON.parse(localStorage.getItem(k) ?? '{}').refreshToken !== t, [key, first], { timeout: 20_000 });
+    await a.waitForTimeout(1500);
+    const tokens = await Promise.all([a, tabB].map((p) => p.evaluate((k) => JSON.parse(localStorage.getItem(k) ?? 'null'), key)));
+    assert.ok(tokens[0] && tokens[1], 'both tabs still signed in');
+    assert.equal(tokens[0].refreshToken, tokens[1].refreshToken);
+    // The family was not revoked: the current access token works and the refresh token refreshes.
+    assert.equal((await api('GET', '/auth/me', { token: tokens[0].accessToken })).status, 200);
+    assert.equal(await tabB.getByRole('button', { name: 'Sign out' }).count(), 1);
+    // Signing out in one tab signs the other out too.
+    await tabB.getByRole('button', { name: 'Sign out' }).click();
+    await a.getByRole('button', { name: 'Sign in' }).waitFor();
     b.assertClean();
   });
 });
