@@ -127,6 +127,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .disable_timeout()
             .finish();
         let openapi_slot = state.openapi.clone();
+        let console_dir = state.settings.edge.console_dir.clone();
         App::new()
             .app_data(state.clone())
             .app_data(web::Data::new(client))
@@ -142,6 +143,11 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .with_swagger_ui_at("/docs")
             .build()
             .route("/openapi.json", web::get().to(routes::merged_openapi))
+            .configure(|cfg| {
+                if let Some(dir) = &console_dir {
+                    cfg.service(routes::console::services(dir));
+                }
+            })
             .default_service(web::to(proxy::proxy))
             .wrap(from_fn(edge::edge))
     })

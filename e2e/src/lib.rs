@@ -198,6 +198,9 @@ impl Platform {
                 // The load run sends thousands of requests from one address.
                 ("RATE_LIMIT_PER_MINUTE", "1000000".into()),
                 ("RATE_LIMIT_BURST", "100000".into()),
+                // ...and holds a thousand requests open at once from it.
+                ("CLIENT_MAX_CONNECTIONS", "100000".into()),
+                ("CLIENT_MAX_IN_FLIGHT", "100000".into()),
             ]);
             platform.spawn("api-gateway", n, port, &env)?;
             platform.gateways.push(format!("http://127.0.0.1:{port}"));

@@ -149,7 +149,21 @@ fn edge(d: EdgeSettings) -> anyhow::Result<EdgeSettings> {
     Ok(EdgeSettings {
         cors_allowed_origins: list("CORS_ALLOWED_ORIGINS"),
         hsts_max_age_secs: parse("HSTS_MAX_AGE_SECS", d.hsts_max_age_secs)?,
+        console_dir: console_dir(d.console_dir),
     })
+}
+
+/// `CONSOLE_DIR`, else the console built beside the gateway's sources (the directory the
+/// native scripts start it in), else none.
+fn console_dir(default: Option<PathBuf>) -> Option<PathBuf> {
+    match std::env::var("CONSOLE_DIR") {
+        Ok(dir) if dir.is_empty() => None,
+        Ok(dir) => Some(PathBuf::from(dir)),
+        Err(_) => default.or_else(|| {
+            let built = PathBuf::from("../console/dist");
+            built.join("index.html").is_file().then_some(built)
+        }),
+    }
 }
 
 #[cfg(test)]

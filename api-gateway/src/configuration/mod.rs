@@ -88,6 +88,8 @@ pub struct LimitSettings {
 pub struct EdgeSettings {
     pub cors_allowed_origins: Vec<String>,
     pub hsts_max_age_secs: u64,
+    /// The built staff console (`console/dist`); `/console` is not served without it.
+    pub console_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -144,6 +146,7 @@ impl Settings {
             edge: EdgeSettings {
                 cors_allowed_origins: Vec::new(),
                 hsts_max_age_secs: 31_536_000,
+                console_dir: None,
             },
         }
     }

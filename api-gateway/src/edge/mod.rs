@@ -58,7 +58,7 @@ pub async fn edge(
     let own_pattern = res.request().match_pattern();
     {
         let h = res.headers_mut();
-        headers::security_headers(h, own_paths::is_docs(&path), &state.hsts);
+        headers::security_headers(h, headers::Page::of(&path), &state.hsts);
         if let Ok(v) = HeaderValue::from_str(&rid) {
             h.insert(HeaderName::from_static("x-request-id"), v);
         }

@@ -31,6 +31,7 @@ const SWAGGER_FILES: &[&str] = &[
 fn own_get_only(path: &str) -> bool {
     matches!(path, "/openapi.json" | "/swagger.json" | "/docs" | "/docs/")
         || path.starts_with("/docs/")
+        || crate::routes::console::is_console(path)
 }
 
 pub fn is_docs(path: &str) -> bool {

@@ -1,6 +1,7 @@
 //! The gateway's own endpoints (everything else is proxied). Each module registers its routes
 //! with `get_resource!`; the 405 fallback is set here, once.
 
+pub mod console;
 mod health;
 mod observability;
 
