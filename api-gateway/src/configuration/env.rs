@@ -74,6 +74,7 @@ impl Settings {
             auth: auth(d.auth)?,
             limits: limits(d.limits)?,
             edge: edge(d.edge)?,
+            metrics_token: var("METRICS_TOKEN").map(SecretString::from),
         })
         .context("reading configuration from the environment")
     }

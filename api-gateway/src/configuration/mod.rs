@@ -22,6 +22,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub limits: LimitSettings,
     pub edge: EdgeSettings,
+    /// Bearer token `/metrics` requires; `None`: `/metrics` is not served.
+    pub metrics_token: Option<SecretString>,
 }
 
 /// The listener and its workers.
@@ -145,6 +147,7 @@ impl Settings {
                 cors_allowed_origins: Vec::new(),
                 hsts_max_age_secs: 31_536_000,
             },
+            metrics_token: None,
         }
     }
 

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 pub const ISSUER: &str = "liveops-auth";
 pub const AUDIENCE: &str = "liveops";
+pub const METRICS_TOKEN: &str = "test-metrics-token";
 
 pub struct TestKeys {
     pub kid: String,
@@ -297,6 +298,13 @@ impl TestApp {
         r.send().await.expect("request")
     }
 
+    /// The Prometheus text, fetched with the metrics token.
+    pub async fn metrics(&self) -> String {
+        let r = self.get("/metrics", Some(METRICS_TOKEN)).await;
+        assert_eq!(r.status(), 200);
+        r.text().await.unwrap()
+    }
+
     pub fn token(&self, roles: &[&str]) -> String {
         self.keys.token(&uuid::Uuid::now_v7().to_string(), roles)
     }
@@ -349,6 +357,7 @@ pub fn base_settings(fx: &Fixture) -> Settings {
     s.auth.events_exchange = format!("test.auth.events.{}", uuid::Uuid::new_v4());
     s.upstreams.health_check_interval = None;
     s.server.shutdown_timeout_secs = 5;
+    s.metrics_token = Some(secrecy::SecretString::from(METRICS_TOKEN));
     s
 }
 
