@@ -328,6 +328,10 @@ pub fn amqp_url() -> String {
     std::env::var("AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
 pub fn default_routes_file() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("routes.yaml")
 }
@@ -358,6 +362,9 @@ pub fn base_settings(fx: &Fixture) -> Settings {
     s.upstreams.health_check_interval = None;
     s.server.shutdown_timeout_secs = 5;
     s.metrics_token = Some(secrecy::SecretString::from(METRICS_TOKEN));
+    // Real Redis, with keys of this gateway only (tests run in parallel from one IP).
+    s.limits.redis_url = Some(secrecy::SecretString::from(redis_url()));
+    s.limits.redis_prefix = format!("test:gw:{}:", uuid::Uuid::new_v4());
     s
 }
 
