@@ -8,7 +8,7 @@ use crate::domain::route_table::RateLimitSpec;
 use crate::domain::RouteTable;
 use crate::metrics::Metrics;
 use crate::openapi::OpenApiAggregator;
-use crate::ratelimit::RateLimits;
+use crate::ratelimit::{RateLimits, SharedStore};
 use crate::upstream::{Circuit, Upstream, Upstreams};
 use actix_web::http::header::HeaderValue;
 use anyhow::Context;
@@ -43,12 +43,21 @@ impl AppState {
             settings.auth.jwks_refetch_min_interval,
             Arc::new(Denylist::default()),
         ));
+        let l = &settings.limits;
+        let shared = match &l.redis_url {
+            Some(url) => Some(
+                SharedStore::new(url, &l.redis_prefix, l.redis_timeout, logger.clone())
+                    .context("REDIS_URL")?,
+            ),
+            None => None,
+        };
         let limits = RateLimits::new(
             RateLimitSpec {
-                per_minute: settings.limits.rate_limit_per_minute,
-                burst: Some(settings.limits.rate_limit_burst),
+                per_minute: l.rate_limit_per_minute,
+                burst: Some(l.rate_limit_burst),
             },
             &table,
+            shared,
         );
         let hsts = HeaderValue::from_str(&format!(
             "max-age={}; includeSubDomains",

@@ -131,7 +131,7 @@ pub fn describe_gateway_responses(doc: &mut Value) {
         ),
         (
             "/metrics",
-            json!({"200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}),
+            json!({"200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}, "401": problem, "404": problem}),
         ),
     ];
     for (path, responses) in described {

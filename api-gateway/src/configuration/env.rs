@@ -74,6 +74,7 @@ impl Settings {
             auth: auth(d.auth)?,
             limits: limits(d.limits)?,
             edge: edge(d.edge)?,
+            metrics_token: var("METRICS_TOKEN").map(SecretString::from),
         })
         .context("reading configuration from the environment")
     }
@@ -142,6 +143,14 @@ fn limits(d: LimitSettings) -> anyhow::Result<LimitSettings> {
         body_timeout: ms("REQUEST_BODY_TIMEOUT_MS", d.body_timeout)?,
         client_max_connections: parse("CLIENT_MAX_CONNECTIONS", d.client_max_connections)?,
         client_max_in_flight: parse("CLIENT_MAX_IN_FLIGHT", d.client_max_in_flight)?,
+        // `off` keeps every instance on its own limiter.
+        redis_url: match var("REDIS_URL") {
+            Some(v) if v.trim().eq_ignore_ascii_case("off") => None,
+            Some(v) => Some(SecretString::from(v)),
+            None => d.redis_url,
+        },
+        redis_prefix: var("RATE_LIMIT_REDIS_PREFIX").unwrap_or(d.redis_prefix),
+        redis_timeout: ms("RATE_LIMIT_REDIS_TIMEOUT_MS", d.redis_timeout)?,
     })
 }
 

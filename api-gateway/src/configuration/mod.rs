@@ -22,6 +22,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub limits: LimitSettings,
     pub edge: EdgeSettings,
+    /// Bearer token `/metrics` requires; `None`: `/metrics` is not served.
+    pub metrics_token: Option<SecretString>,
 }
 
 /// The listener and its workers.
@@ -81,6 +83,13 @@ pub struct LimitSettings {
     pub client_max_connections: usize,
     /// Requests being answered at once per client IP; 0 = unlimited.
     pub client_max_in_flight: usize,
+    /// The rate limits' shared store (one budget per client across instances); `None`: each
+    /// instance limits on its own.
+    pub redis_url: Option<SecretString>,
+    /// Prefix of the rate limit keys in Redis.
+    pub redis_prefix: String,
+    /// A store slower than this is skipped for the request (the local limiter answers).
+    pub redis_timeout: Duration,
 }
 
 /// Headers the edge adds to every response.
@@ -142,12 +151,16 @@ impl Settings {
                 // Generous: many players can share one carrier NAT address.
                 client_max_connections: 256,
                 client_max_in_flight: 128,
+                redis_url: Some(SecretString::from("redis://127.0.0.1:6379")),
+                redis_prefix: "gw:rl:".into(),
+                redis_timeout: Duration::from_millis(100),
             },
             edge: EdgeSettings {
                 cors_allowed_origins: Vec::new(),
                 hsts_max_age_secs: 31_536_000,
                 console_dir: None,
             },
+            metrics_token: None,
         }
     }
 

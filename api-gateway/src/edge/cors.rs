@@ -22,9 +22,11 @@ pub fn allowed_origin(req: &ServiceRequest, allowed: &[String]) -> Option<String
         .map(str::to_owned)
 }
 
-/// 204 for a preflight (`OPTIONS` with `Access-Control-Request-Method`) from an allowed origin.
+/// Every preflight (`OPTIONS` with `Access-Control-Request-Method`) is answered here, before
+/// routing and authentication: a browser never sends credentials on a preflight, so passing
+/// it on would only earn a 401. An origin that is not allowed gets a 204 without
+/// `Access-Control-Allow-Origin`, which the browser reads as a refusal.
 pub fn preflight(req: &ServiceRequest, origin: Option<&str>) -> Option<HttpResponse> {
-    let origin = origin?;
     if req.method() != Method::OPTIONS
         || !req
             .headers()
@@ -33,8 +35,11 @@ pub fn preflight(req: &ServiceRequest, origin: Option<&str>) -> Option<HttpRespo
         return None;
     }
     let mut r = HttpResponse::NoContent();
+    r.insert_header((header::VARY, "Origin"));
+    let Some(origin) = origin else {
+        return Some(r.finish());
+    };
     r.insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))
-        .insert_header((header::VARY, "Origin"))
         .insert_header((
             header::ACCESS_CONTROL_ALLOW_METHODS,
             "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",

@@ -65,7 +65,8 @@ async fn run(
         route,
         identity.as_deref(),
         peer_ip.as_deref(),
-    )?;
+    )
+    .await?;
     let settings = &state.settings;
     let limits = &settings.limits;
     let body = stages::admit_body(

@@ -69,13 +69,13 @@ pub struct Quota {
 }
 
 /// Keyed by user id when authenticated, else by peer IP.
-pub fn rate_limit(
+pub async fn rate_limit(
     limits: &RateLimits,
     route: &Route,
     identity: Option<&Identity>,
     peer_ip: Option<&str>,
 ) -> Result<Option<Quota>, GatewayError> {
-    let Some(limiter) = limits.for_route(&route.name) else {
+    let Some(budget) = limits.for_route(&route.name) else {
         return Ok(None);
     };
     let key = match (identity, peer_ip) {
@@ -83,7 +83,7 @@ pub fn rate_limit(
         (None, Some(ip)) => format!("ip:{ip}"),
         (None, None) => "ip:unknown".to_owned(),
     };
-    match limiter.check(&key) {
+    match limits.check(budget, &key).await {
         Decision::Allowed {
             limit,
             remaining,

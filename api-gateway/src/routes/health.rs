@@ -57,6 +57,12 @@ pub async fn readyz(
             "down"
         }),
     );
+    if let Some(up) = state.limits.shared_store_up() {
+        checks.insert(
+            "rateLimitStore".into(),
+            Value::from(if up { "up" } else { "down" }),
+        );
+    }
     if failing.is_empty() {
         return Ok(HttpResponse::Ok().json(json!({"status": "ready", "checks": checks})));
     }

@@ -170,3 +170,66 @@ async fn cors_is_configurable() {
         .unwrap();
     assert!(r.headers().get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn every_preflight_is_answered_before_authentication() {
+    let app = spawn_app_with(|s, _| {
+        s.edge.cors_allowed_origins = vec!["https://play.example.com".into()]
+    })
+    .await;
+    let preflight = |origin: &'static str, path: &'static str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, app.url(path))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", "content-type")
+            .send()
+    };
+    // `/auth/login` sits under the authenticated `/auth/**` route for OPTIONS.
+    let r = preflight("https://play.example.com", "/auth/login")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://play.example.com"
+    );
+    assert!(r.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("POST"));
+    // An origin that is not allowed learns nothing and is not passed on either.
+    let r = preflight("https://evil.example.com", "/auth/login")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    assert_eq!(app.auth.hits(), 0);
+    // A plain OPTIONS (no preflight) is still routed like any other method.
+    let r = app
+        .http
+        .request(reqwest::Method::OPTIONS, app.url("/auth/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn metrics_need_the_configured_bearer_token() {
+    let app = spawn_app().await;
+    let r = app.get("/metrics", None).await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["code"], "UNAUTHENTICATED");
+    assert_eq!(app.get("/metrics", Some("wrong")).await.status(), 401);
+    // A valid user token is not the metrics token.
+    let user = app.token(&["ADMIN"]);
+    assert_eq!(app.get("/metrics", Some(&user)).await.status(), 401);
+    assert!(app.metrics().await.contains("gateway_http_requests_total"));
+
+    let app = spawn_app_with(|s, _| s.metrics_token = None).await;
+    let r = app.get("/metrics", None).await;
+    assert_eq!(r.status(), 404);
+}

@@ -54,7 +54,7 @@ async fn metrics_expose_per_route_counts_and_latency() {
     let app = spawn_app().await;
     let token = app.token(&["USER"]);
     assert_eq!(app.get("/events", Some(&token)).await.status(), 200);
-    let text = app.get("/metrics", None).await.text().await.unwrap();
+    let text = app.metrics().await;
     assert!(
         text.contains(r#"gateway_http_requests_total{method="GET",route="events",status="200"} 1"#),
         "{text}"

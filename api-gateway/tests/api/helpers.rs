@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 pub const ISSUER: &str = "liveops-auth";
 pub const AUDIENCE: &str = "liveops";
+pub const METRICS_TOKEN: &str = "test-metrics-token";
 
 pub struct TestKeys {
     pub kid: String,
@@ -297,6 +298,13 @@ impl TestApp {
         r.send().await.expect("request")
     }
 
+    /// The Prometheus text, fetched with the metrics token.
+    pub async fn metrics(&self) -> String {
+        let r = self.get("/metrics", Some(METRICS_TOKEN)).await;
+        assert_eq!(r.status(), 200);
+        r.text().await.unwrap()
+    }
+
     pub fn token(&self, roles: &[&str]) -> String {
         self.keys.token(&uuid::Uuid::now_v7().to_string(), roles)
     }
@@ -318,6 +326,10 @@ pub fn write_routes(yaml: &str) -> PathBuf {
 
 pub fn amqp_url() -> String {
     std::env::var("AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
 pub fn default_routes_file() -> PathBuf {
@@ -349,6 +361,10 @@ pub fn base_settings(fx: &Fixture) -> Settings {
     s.auth.events_exchange = format!("test.auth.events.{}", uuid::Uuid::new_v4());
     s.upstreams.health_check_interval = None;
     s.server.shutdown_timeout_secs = 5;
+    s.metrics_token = Some(secrecy::SecretString::from(METRICS_TOKEN));
+    // Real Redis, with keys of this gateway only (tests run in parallel from one IP).
+    s.limits.redis_url = Some(secrecy::SecretString::from(redis_url()));
+    s.limits.redis_prefix = format!("test:gw:{}:", uuid::Uuid::new_v4());
     s
 }
 

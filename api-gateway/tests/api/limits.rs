@@ -157,3 +157,81 @@ async fn per_route_rate_limit_override_applies() {
         assert_eq!(app.get("/lenient", None).await.status(), 200);
     }
 }
+
+async fn login(app: &crate::helpers::TestApp) -> u16 {
+    app.http
+        .post(app.url("/auth/login"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn small_budget(s: &mut api_gateway::configuration::Settings) {
+    s.limits.rate_limit_per_minute = 60;
+    s.limits.rate_limit_burst = 3;
+}
+
+#[tokio::test]
+async fn two_gateway_instances_share_one_budget_per_client() {
+    let prefix = format!("test:gw:{}:", uuid::Uuid::new_v4());
+    let (p1, p2) = (prefix.clone(), prefix.clone());
+    let one = spawn_app_with(move |s, _| {
+        small_budget(s);
+        s.limits.redis_prefix = p1;
+    })
+    .await;
+    let two = spawn_app_with(move |s, _| {
+        small_budget(s);
+        s.limits.redis_prefix = p2;
+    })
+    .await;
+    // The same anonymous client (127.0.0.1) spends its budget of 3 across both instances.
+    assert_eq!(login(&one).await, 200);
+    assert_eq!(login(&two).await, 200);
+    let r = one.http.post(one.url("/auth/login")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["ratelimit-remaining"], "0");
+    let r = two.http.post(two.url("/auth/login")).send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    assert_eq!(login(&one).await, 429);
+    assert_eq!(two.state.limits.shared_store_up(), Some(true));
+    let ready: Value = one.get("/readyz", None).await.json().await.unwrap();
+    assert_eq!(ready["checks"]["rateLimitStore"], "up");
+}
+
+#[tokio::test]
+async fn with_redis_unreachable_each_instance_limits_on_its_own_without_delay() {
+    let closed = crate::helpers::closed_port_url().replace("http://", "redis://");
+    let (c1, c2) = (closed.clone(), closed.clone());
+    let one = spawn_app_with(move |s, _| {
+        small_budget(s);
+        s.limits.redis_url = Some(secrecy::SecretString::from(c1));
+    })
+    .await;
+    let two = spawn_app_with(move |s, _| {
+        small_budget(s);
+        s.limits.redis_url = Some(secrecy::SecretString::from(c2));
+    })
+    .await;
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        assert_eq!(login(&one).await, 200);
+    }
+    assert_eq!(login(&one).await, 429);
+    // Per instance now: the other one still has its own budget.
+    assert_eq!(login(&two).await, 200);
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    assert_eq!(one.state.limits.shared_store_up(), Some(false));
+    let ready = one.get("/readyz", None).await;
+    assert_eq!(ready.status(), 200, "a down store does not fail readiness");
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(ready["checks"]["rateLimitStore"], "down");
+}

@@ -50,7 +50,7 @@ async fn circuit_opens_after_repeated_failures_and_answers_503_fast() {
     let r = app.get("/events", Some(&t)).await;
     let (s, c) = code(r).await;
     assert_eq!((s, c.as_str()), (503, "SERVICE_UNAVAILABLE"));
-    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"gateway_upstream_circuit_state{upstream="game-event-service"} 1"#),
         "{metrics}"

@@ -103,7 +103,7 @@ async fn stalled_bodies_are_408_while_others_are_served_and_the_circuit_stays_cl
     }
     assert_eq!(auth_circuit(&app), CircuitState::Closed);
     assert_eq!(login_status(&app).await, 200);
-    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    let metrics = app.metrics().await;
     assert!(
         !metrics.contains(r#"gateway_upstream_errors_total{kind="timeout""#),
         "{metrics}"

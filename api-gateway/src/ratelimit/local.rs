@@ -1,15 +1,13 @@
-//! Per-client rate limiting (GCRA via `governor`), keyed by user id when authenticated and by
-//! peer IP otherwise. State is in-process: the limit applies per gateway instance.
+//! The in-process limiter (GCRA via `governor`): per gateway instance, used when no shared
+//! store is configured or while it is unreachable.
 
+use super::Decision;
 use crate::domain::route_table::RateLimitSpec;
-use crate::domain::RouteTable;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
-use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::time::Duration;
 
 type Keyed =
@@ -18,22 +16,9 @@ type Keyed =
 pub struct Limiter {
     inner: Keyed,
     clock: DefaultClock,
-    burst: u32,
+    pub burst: u32,
     /// Time to earn one request back.
-    period: Duration,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub enum Decision {
-    Allowed {
-        limit: u32,
-        remaining: u32,
-        reset_secs: u64,
-    },
-    Denied {
-        limit: u32,
-        retry_after_secs: u64,
-    },
+    pub period: Duration,
 }
 
 impl Limiter {
@@ -75,43 +60,6 @@ impl Limiter {
     pub fn retain_recent(&self) {
         self.inner.retain_recent();
         self.inner.shrink_to_fit();
-    }
-}
-
-/// The default limiter plus one per route that overrides it.
-pub struct RateLimits {
-    default: Option<Arc<Limiter>>,
-    per_route: HashMap<String, Arc<Limiter>>,
-}
-
-impl RateLimits {
-    pub fn new(default: RateLimitSpec, table: &RouteTable) -> Self {
-        let per_route = table
-            .routes()
-            .iter()
-            .filter_map(|r| {
-                r.rate_limit
-                    .and_then(Limiter::new)
-                    .map(|l| (r.name.clone(), Arc::new(l)))
-            })
-            .collect();
-        RateLimits {
-            default: Limiter::new(default).map(Arc::new),
-            per_route,
-        }
-    }
-
-    pub fn for_route(&self, route: &str) -> Option<&Arc<Limiter>> {
-        self.per_route.get(route).or(self.default.as_ref())
-    }
-
-    pub fn retain_recent(&self) {
-        if let Some(d) = &self.default {
-            d.retain_recent();
-        }
-        for l in self.per_route.values() {
-            l.retain_recent();
-        }
     }
 }
 
