@@ -29,6 +29,15 @@ const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Parses `amqp://user:pass@host:port/vhost` (vhost percent-encoded, `%2f` = `/`).
 pub fn parse_amqp_url(url: &str) -> anyhow::Result<OpenConnectionArguments> {
+    parse_amqp(url).map(|(args, _)| args)
+}
+
+/// The broker user of an AMQP URL: what RabbitMQ checks a message's `user_id` against.
+pub fn amqp_user(url: &str) -> anyhow::Result<String> {
+    parse_amqp(url).map(|(_, user)| user)
+}
+
+fn parse_amqp(url: &str) -> anyhow::Result<(OpenConnectionArguments, String)> {
     let rest = url
         .strip_prefix("amqp://")
         .ok_or_else(|| anyhow::anyhow!("AMQP_URL must start with amqp://"))?;
@@ -60,7 +69,7 @@ pub fn parse_amqp_url(url: &str) -> anyhow::Result<OpenConnectionArguments> {
     args.virtual_host(&vhost)
         .heartbeat(10)
         .connection_name("auth-service");
-    Ok(args)
+    Ok((args, user))
 }
 
 fn percent_decode(s: &str) -> String {
@@ -254,6 +263,7 @@ impl Relay {
         next_tag: &mut u64,
     ) -> anyhow::Result<bool> {
         let now = chrono::Utc::now().timestamp_millis();
+        let user = amqp_user(self.url.expose_secret())?;
         let due = self.outbox.due(now, BATCH).await?;
         let full = due.len() as i64 >= BATCH;
         let mut in_flight: HashSet<String> = HashSet::new();
@@ -269,6 +279,9 @@ impl Relay {
                     .with_message_id(&event.id)
                     .with_message_type(&event.routing_key)
                     .with_app_id("auth-service")
+                    // RabbitMQ refuses a user_id other than the connection's user, so consumers
+                    // can trust it names the publisher.
+                    .with_user_id(&user)
                     .with_timestamp(chrono::Utc::now().timestamp() as u64)
                     .finish();
                 tracker
@@ -370,6 +383,11 @@ mod tests {
         assert_eq!(b.get_port(), 5672);
         assert_eq!(b.get_virtual_host(), "prod");
         assert!(parse_amqp_url("http://x").is_err());
+        assert_eq!(
+            amqp_user("amqp://auth%2dsvc:p@rabbit/prod").unwrap(),
+            "auth-svc"
+        );
+        assert_eq!(amqp_user("amqp://rabbit").unwrap(), "guest");
     }
 
     #[test]

@@ -181,3 +181,24 @@ async fn a_rabbitmq_blip_loses_no_event() {
         .await;
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn every_message_names_its_broker_user_and_content_type() {
+    let app = spawn_app().await;
+    let events = EventListener::bind(&app.exchange()).await;
+    let user = app.register("props@example.com").await;
+    let (access, _) = app.tokens("props@example.com", PASSWORD).await;
+    assert_eq!(app.logout(&access, None).await.status(), 204);
+    events
+        .expect("session.revoked", |b| b["userId"] == user["id"])
+        .await;
+    // The broker user of AMQP_URL (RabbitMQ rejects any other user_id).
+    let broker_user = auth_service::mq::amqp_user(&amqp_url()).unwrap();
+    let props = events.properties();
+    assert!(props.len() >= 3, "{props:?}");
+    for (key, user_id, content_type) in props {
+        assert_eq!(user_id.as_deref(), Some(broker_user.as_str()), "{key}");
+        assert_eq!(content_type.as_deref(), Some("application/json"), "{key}");
+    }
+    app.cleanup().await;
+}
