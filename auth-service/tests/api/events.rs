@@ -131,11 +131,7 @@ async fn events_written_while_rabbitmq_is_down_are_delivered_later() {
         format!("amqp://guest:guest@127.0.0.1:{}/%2f", closed_port()),
     );
     let offline = spawn_app_with(env.clone()).await;
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
-    while !offline.state.is_ready_flag() {
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    offline.wait_initialized().await;
     // The registration succeeds although the broker is unreachable.
     let user = offline.register("while-down@example.com").await;
     offline.handle.stop(true).await;

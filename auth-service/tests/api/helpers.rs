@@ -117,6 +117,16 @@ impl TestApp {
         }
     }
 
+    /// Waits until MongoDB-backed initialization is done, for apps whose `/readyz` stays 503
+    /// because another dependency is down on purpose.
+    pub async fn wait_initialized(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        while !self.state.is_ready_flag() {
+            assert!(tokio::time::Instant::now() < deadline, "never initialized");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Result<reqwest::Response> {
         self.client
             .get(format!("{}{}", self.address, path))

@@ -6,14 +6,6 @@ use mongodb::bson::{doc, Document};
 use serde_json::json;
 use std::time::Duration;
 
-async fn wait_initialized(app: &TestApp) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while !app.state.is_ready_flag() {
-        assert!(tokio::time::Instant::now() < deadline, "never initialized");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn find(app: &TestApp, collection: &str, filter: Document) -> Document {
     app.state
         .db
@@ -56,7 +48,7 @@ async fn events_wait_inside_the_documents_they_announce_until_published() {
         format!("amqp://guest:guest@127.0.0.1:{}/%2f", closed_port()),
     );
     let offline = spawn_app_with(env.clone()).await;
-    wait_initialized(&offline).await;
+    offline.wait_initialized().await;
     let (user, _, _) = offline.user_with_tokens("inside@example.com").await;
     let id = user["id"].as_str().unwrap();
     // A role change while user.registered is still pending keeps both (versioned replace).
