@@ -1,12 +1,12 @@
-//! RabbitMQ publishing through the MongoDB outbox.
+//! RabbitMQ publishing of the events waiting in MongoDB documents (see `store::outbox`).
 //!
 //! amqprs does not reconnect by itself, so one supervisor task owns the connection: it connects,
-//! declares the exchange, turns on publisher confirms, relays outbox entries, and starts over
-//! with backoff whenever the connection dies. An outbox entry is deleted only after the broker
-//! confirms it, so a RabbitMQ outage delays events but never loses them.
+//! declares the exchange, turns on publisher confirms, relays pending events, and starts over
+//! with backoff whenever the connection dies. An event is removed from its document only after
+//! the broker confirms it, so a RabbitMQ outage delays events but never loses them.
 
 use crate::metrics::Metrics;
-use crate::store::{OutboxDoc, OutboxStore};
+use crate::store::{OutboxStore, PendingDoc};
 use amqprs::callbacks::{ChannelCallback, DefaultConnectionCallback};
 use amqprs::channel::{
     BasicPublishArguments, Channel, ConfirmSelectArguments, ExchangeDeclareArguments, ExchangeType,
@@ -29,6 +29,15 @@ const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Parses `amqp://user:pass@host:port/vhost` (vhost percent-encoded, `%2f` = `/`).
 pub fn parse_amqp_url(url: &str) -> anyhow::Result<OpenConnectionArguments> {
+    parse_amqp(url).map(|(args, _)| args)
+}
+
+/// The broker user of an AMQP URL: what RabbitMQ checks a message's `user_id` against.
+pub fn amqp_user(url: &str) -> anyhow::Result<String> {
+    parse_amqp(url).map(|(_, user)| user)
+}
+
+fn parse_amqp(url: &str) -> anyhow::Result<(OpenConnectionArguments, String)> {
     let rest = url
         .strip_prefix("amqp://")
         .ok_or_else(|| anyhow::anyhow!("AMQP_URL must start with amqp://"))?;
@@ -60,7 +69,7 @@ pub fn parse_amqp_url(url: &str) -> anyhow::Result<OpenConnectionArguments> {
     args.virtual_host(&vhost)
         .heartbeat(10)
         .connection_name("auth-service");
-    Ok(args)
+    Ok((args, user))
 }
 
 fn percent_decode(s: &str) -> String {
@@ -245,7 +254,7 @@ impl Relay {
         }
     }
 
-    /// Publishes one batch of due entries and waits for their confirms.
+    /// Publishes the events of one batch of due documents and waits for their confirms.
     /// `Ok(true)` when the batch was full (more may be waiting).
     async fn flush(
         &self,
@@ -254,83 +263,109 @@ impl Relay {
         next_tag: &mut u64,
     ) -> anyhow::Result<bool> {
         let now = chrono::Utc::now().timestamp_millis();
+        let user = amqp_user(self.url.expose_secret())?;
         let due = self.outbox.due(now, BATCH).await?;
-        let full = due.len() as i64 == BATCH;
+        let full = due.len() as i64 >= BATCH;
         let mut in_flight: HashSet<String> = HashSet::new();
-        let mut published: Vec<OutboxDoc> = Vec::new();
+        let mut leased: Vec<PendingDoc> = Vec::new();
         for doc in due {
             if !self.outbox.lease(&doc, now + LEASE_MS).await? {
                 continue;
             }
-            let props = BasicProperties::default()
-                .with_content_type("application/json")
-                .with_persistence(true)
-                .with_message_id(&doc.id)
-                .with_message_type(&doc.routing_key)
-                .with_app_id("auth-service")
-                .with_timestamp(chrono::Utc::now().timestamp() as u64)
-                .finish();
-            {
-                let mut c = tracker.inner.lock().unwrap();
-                c.pending.insert(*next_tag, doc.id.clone());
+            for event in &doc.events {
+                let props = BasicProperties::default()
+                    .with_content_type("application/json")
+                    .with_persistence(true)
+                    .with_message_id(&event.id)
+                    .with_message_type(&event.routing_key)
+                    .with_app_id("auth-service")
+                    // RabbitMQ refuses a user_id other than the connection's user, so consumers
+                    // can trust it names the publisher.
+                    .with_user_id(&user)
+                    .with_timestamp(chrono::Utc::now().timestamp() as u64)
+                    .finish();
+                tracker
+                    .inner
+                    .lock()
+                    .unwrap()
+                    .pending
+                    .insert(*next_tag, event.id.clone());
+                *next_tag += 1;
+                in_flight.insert(event.id.clone());
+                channel
+                    .basic_publish(
+                        props,
+                        event.payload.clone().into_bytes(),
+                        BasicPublishArguments::new(&self.exchange, &event.routing_key),
+                    )
+                    .await?;
             }
-            *next_tag += 1;
-            in_flight.insert(doc.id.clone());
-            channel
-                .basic_publish(
-                    props,
-                    doc.payload.clone().into_bytes(),
-                    BasicPublishArguments::new(&self.exchange, &doc.routing_key),
-                )
-                .await?;
-            published.push(doc);
+            leased.push(doc);
         }
-        if published.is_empty() {
+        if in_flight.is_empty() {
             return Ok(false);
         }
         let deadline = tokio::time::Instant::now() + CONFIRM_TIMEOUT;
+        let mut acked: HashSet<String> = HashSet::new();
         loop {
             let notified = tracker.changed.notified();
-            {
-                let (acked, nacked, closed) = {
-                    let mut c = tracker.inner.lock().unwrap();
-                    (
-                        std::mem::take(&mut c.acked),
-                        std::mem::take(&mut c.nacked),
-                        c.closed,
-                    )
-                };
-                for id in &acked {
-                    in_flight.remove(id);
-                    if let Some(d) = published.iter().find(|d| &d.id == id) {
-                        self.metrics
-                            .events_published
-                            .with_label_values(&[&d.routing_key])
-                            .inc();
-                    }
+            let closed = {
+                let mut c = tracker.inner.lock().unwrap();
+                for id in std::mem::take(&mut c.acked) {
+                    in_flight.remove(&id);
+                    acked.insert(id);
                 }
-                self.outbox.delete(&acked).await?;
-                for id in &nacked {
-                    in_flight.remove(id);
-                    self.outbox.release(id).await?;
+                for id in std::mem::take(&mut c.nacked) {
+                    in_flight.remove(&id);
                 }
-                if in_flight.is_empty() {
-                    return Ok(full);
-                }
-                if closed {
-                    anyhow::bail!(
-                        "channel closed with {} unconfirmed messages",
-                        in_flight.len()
-                    );
-                }
+                c.closed
+            };
+            if in_flight.is_empty() {
+                break;
+            }
+            if closed {
+                self.settle(&leased, &acked).await?;
+                anyhow::bail!(
+                    "channel closed with {} unconfirmed messages",
+                    in_flight.len()
+                );
             }
             tokio::select! {
                 _ = notified => {}
                 _ = tokio::time::sleep_until(deadline) => {
+                    self.settle(&leased, &acked).await?;
                     anyhow::bail!("no confirm for {} messages within {:?}", in_flight.len(), CONFIRM_TIMEOUT);
                 }
             }
         }
+        self.settle(&leased, &acked).await?;
+        Ok(full)
+    }
+
+    /// Removes the confirmed events from their documents; a document with events left over
+    /// (nacked or unconfirmed) is released for the next attempt.
+    async fn settle(&self, leased: &[PendingDoc], acked: &HashSet<String>) -> anyhow::Result<()> {
+        for doc in leased {
+            let confirmed: Vec<String> = doc
+                .events
+                .iter()
+                .filter(|e| acked.contains(&e.id))
+                .map(|e| e.id.clone())
+                .collect();
+            for e in doc.events.iter().filter(|e| acked.contains(&e.id)) {
+                self.metrics
+                    .events_published
+                    .with_label_values(&[&e.routing_key])
+                    .inc();
+            }
+            // Removing also drops the lease, so what is left goes out on the next attempt.
+            if confirmed.is_empty() {
+                self.outbox.release(doc).await?;
+            } else {
+                self.outbox.remove(doc, &confirmed).await?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -348,6 +383,11 @@ mod tests {
         assert_eq!(b.get_port(), 5672);
         assert_eq!(b.get_virtual_host(), "prod");
         assert!(parse_amqp_url("http://x").is_err());
+        assert_eq!(
+            amqp_user("amqp://auth%2dsvc:p@rabbit/prod").unwrap(),
+            "auth-svc"
+        );
+        assert_eq!(amqp_user("amqp://rabbit").unwrap(), "guest");
     }
 
     #[test]

@@ -53,7 +53,7 @@ impl AppState {
         AppState {
             users: UserStore::new(&db),
             sessions: SessionStore::new(&db),
-            outbox: OutboxStore::new(&db),
+            outbox: OutboxStore::new(&db, crate::store::OUTBOX_COLLECTIONS),
             audit: AuditStore::new(&db),
             db,
             redis,

@@ -117,10 +117,7 @@ pub struct AuditList {
 
 impl From<Page<AuditRecord>> for AuditList {
     fn from(page: Page<AuditRecord>) -> Self {
-        let next_cursor = page
-            .has_more
-            .then(|| page.items.last().map(|r| Cursor::after(&r.id)))
-            .flatten();
+        let next_cursor = Cursor::next(&page, |r| r.id.as_str());
         AuditList {
             items: page.items.into_iter().map(Into::into).collect(),
             next_cursor,

@@ -85,10 +85,7 @@ pub struct UserList {
 
 impl From<Page<User>> for UserList {
     fn from(page: Page<User>) -> Self {
-        let next_cursor = page
-            .has_more
-            .then(|| page.items.last().map(|u| Cursor::after(u.id.as_str())))
-            .flatten();
+        let next_cursor = Cursor::next(&page, |u| u.id.as_str());
         UserList {
             items: page.items.into_iter().map(UserResponse::from).collect(),
             next_cursor,

@@ -1,6 +1,7 @@
 //! Query parameter types shared by the routes: they parse, refuse with the parameter's name,
 //! and document themselves in OpenAPI.
 
+use crate::domain::Page;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use paperclip::v2::models::{DataType, DataTypeFormat};
@@ -53,6 +54,13 @@ pub struct Cursor(String);
 impl Cursor {
     pub fn after(id: &str) -> String {
         URL_SAFE_NO_PAD.encode(id.as_bytes())
+    }
+
+    /// `nextCursor` of a page: after its last item, when more follow.
+    pub fn next<T>(page: &Page<T>, id: impl Fn(&T) -> &str) -> Option<String> {
+        page.has_more
+            .then(|| page.items.last().map(|last| Cursor::after(id(last))))
+            .flatten()
     }
 
     /// The id the next page starts after.

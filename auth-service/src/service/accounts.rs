@@ -1,6 +1,6 @@
 //! Accounts: registration, profiles, listing.
 
-use super::{bcrypt_hash, emit, now};
+use super::{bcrypt_hash, now, pending, wake_relay};
 use crate::domain::events::UserRegistered;
 use crate::domain::{
     rfc3339, Email, InviteCode, MessageId, Nickname, Page, Password, RefreshToken, Role, RoleSet,
@@ -8,7 +8,7 @@ use crate::domain::{
 };
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::{is_duplicate_key, UserDoc};
+use crate::store::{is_duplicate_key, Pending, UserDoc};
 
 pub async fn register(
     state: &AppState,
@@ -46,26 +46,11 @@ pub async fn register(
         invited_by,
     )
     .await?;
-    emit_registered(state, &user).await?;
     Ok(user.to_user())
 }
 
-pub(super) async fn emit_registered(state: &AppState, user: &UserDoc) -> Result<(), AppError> {
-    emit(
-        state,
-        &UserRegistered {
-            message_id: MessageId::generate(),
-            user_id: user.id.as_str().into(),
-            email: user.email.clone(),
-            nickname: user.nickname.clone(),
-            invited_by: user.invited_by.as_deref().map(Into::into),
-            occurred_at: rfc3339(user.created_at),
-        },
-    )
-    .await
-}
-
-/// Inserts a new user; the unique email index is the real guard against a racing twin.
+/// Inserts a new user carrying its `user.registered` event; the unique email index is the real
+/// guard against a racing twin.
 pub(super) async fn insert_user(
     state: &AppState,
     email: &Email,
@@ -76,8 +61,17 @@ pub(super) async fn insert_user(
 ) -> Result<UserDoc, AppError> {
     let created = now();
     for _ in 0..5 {
+        let id = UserId::generate();
+        let registered = pending(&UserRegistered {
+            message_id: MessageId::generate(),
+            user_id: id.clone(),
+            email: email.as_str().to_string(),
+            nickname: nickname.as_str().to_string(),
+            invited_by: invited_by.as_deref().map(Into::into),
+            occurred_at: rfc3339(created),
+        })?;
         let user = UserDoc {
-            id: UserId::generate().into_string(),
+            id: id.into_string(),
             email: email.as_str().to_string(),
             nickname: nickname.as_str().to_string(),
             roles: roles.to_strings(),
@@ -87,9 +81,13 @@ pub(super) async fn insert_user(
             version: 1,
             created_at: created,
             updated_at: created,
+            outbox: Pending::with(vec![registered]),
         };
         match state.users.insert(&user).await {
-            Ok(()) => return Ok(user),
+            Ok(()) => {
+                wake_relay(state);
+                return Ok(user);
+            }
             Err(e) if is_duplicate_key(&e) => {
                 if state.users.by_email(email.as_str()).await?.is_some() {
                     return Err(AppError::EmailTaken);

@@ -9,7 +9,7 @@ pub mod sessions;
 use crate::domain::events::DomainEvent;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::OutboxDoc;
+use crate::store::PendingEvent;
 use chrono::{DateTime, Utc};
 
 fn now() -> DateTime<Utc> {
@@ -29,16 +29,16 @@ async fn bcrypt_verify(password: String, hash: String) -> bool {
         .unwrap_or(false)
 }
 
-/// Queues a domain event in the outbox and wakes the relay.
-async fn emit<E: DomainEvent>(state: &AppState, event: &E) -> Result<(), AppError> {
-    let doc = OutboxDoc {
+/// A domain event as it rides inside the document whose change it announces.
+fn pending<E: DomainEvent>(event: &E) -> Result<PendingEvent, AppError> {
+    Ok(PendingEvent {
         id: event.message_id().to_string(),
         routing_key: E::ROUTING_KEY.to_string(),
         payload: serde_json::to_string(event).map_err(|e| AppError::Internal(e.into()))?,
-        locked_until: 0,
-        attempts: 0,
-    };
-    state.outbox.insert(&doc).await?;
+    })
+}
+
+/// After a write that carried events: the relay publishes them now instead of at its next poll.
+fn wake_relay(state: &AppState) {
     state.outbox_wake.notify_one();
-    Ok(())
 }

@@ -1,8 +1,8 @@
 //! Roles: the ADMIN role change and the configured admin bootstrap.
 
-use super::accounts::{emit_registered, insert_user};
+use super::accounts::insert_user;
 use super::sessions::revoke_session;
-use super::{audit, bcrypt_hash, emit, now};
+use super::{audit, bcrypt_hash, now, pending, wake_relay};
 use crate::domain::audit::Actor;
 use crate::domain::events::{RevokeReason, UserRolesChanged};
 use crate::domain::{
@@ -44,11 +44,11 @@ pub async fn change_roles(
         if roles_of(&user) == roles {
             return Ok(user.to_user());
         }
-        if replace_roles(state, &user, &roles).await? {
-            let by = Actor {
-                id: actor.sub.to_string(),
-                roles: actor.roles.clone(),
-            };
+        let by = Actor {
+            id: actor.sub.to_string(),
+            roles: actor.roles.clone(),
+        };
+        if replace_roles(state, &user, &roles, &by.id).await? {
             after_roles_changed(state, &user, &roles, by, ROLES_CHANGED).await?;
             return state
                 .users
@@ -87,7 +87,7 @@ pub async fn bootstrap_admin(
                 return Ok(());
             }
             let updated = current.with(Role::Admin);
-            if replace_roles(state, &user, &updated).await? {
+            if replace_roles(state, &user, &updated, "bootstrap").await? {
                 after_roles_changed(state, &user, &updated, Actor::bootstrap(), BOOTSTRAPPED)
                     .await?;
                 return Ok(());
@@ -110,9 +110,6 @@ pub async fn bootstrap_admin(
                 audit::append(state, &record)
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
-                emit_registered(state, &user)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
                 return Ok(());
             }
             Err(AppError::EmailTaken) => continue,
@@ -122,20 +119,34 @@ pub async fn bootstrap_admin(
     anyhow::bail!("bootstrap admin: too much contention")
 }
 
+/// The new roles and their `user.roles_changed` event, in one versioned replace.
 async fn replace_roles(
     state: &AppState,
     user: &UserDoc,
     roles: &RoleSet,
+    changed_by: &str,
 ) -> Result<bool, AppError> {
+    let event = pending(&UserRolesChanged {
+        message_id: MessageId::generate(),
+        user_id: user.id.as_str().into(),
+        roles: roles.to_strings(),
+        previous_roles: roles_of(user).to_strings(),
+        changed_by: changed_by.to_string(),
+        occurred_at: rfc3339(now()),
+    })?;
     let mut next = user.clone();
     next.roles = roles.to_strings();
     next.version = user.version + 1;
     next.updated_at = now();
-    Ok(state.users.replace(&next, user.version).await?)
+    next.outbox.push([event]);
+    let replaced = state.users.replace(&next, user.version).await?;
+    if replaced {
+        wake_relay(state);
+    }
+    Ok(replaced)
 }
 
-/// The audit record, the event, then every session of the user revoked so no token carries
-/// the old roles.
+/// The audit record, then every session of the user revoked so no token carries the old roles.
 async fn after_roles_changed(
     state: &AppState,
     before: &UserDoc,
@@ -143,7 +154,6 @@ async fn after_roles_changed(
     actor: Actor,
     action: &str,
 ) -> Result<(), AppError> {
-    let changed_by = actor.id.clone();
     let record = audit::user_change(
         actor,
         action,
@@ -152,18 +162,6 @@ async fn after_roles_changed(
         Some(serde_json::json!({"roles": roles.to_strings()})),
     );
     audit::append(state, &record).await?;
-    emit(
-        state,
-        &UserRolesChanged {
-            message_id: MessageId::generate(),
-            user_id: before.id.as_str().into(),
-            roles: roles.to_strings(),
-            previous_roles: roles_of(before).to_strings(),
-            changed_by,
-            occurred_at: rfc3339(now()),
-        },
-    )
-    .await?;
     for session in state.sessions.active_sessions_of(&before.id).await? {
         revoke_session(
             state,

@@ -2,7 +2,7 @@
 //! revocation, and bearer-token authentication.
 
 use super::accounts::dummy_hash;
-use super::{bcrypt_verify, emit, now};
+use super::{bcrypt_verify, now, pending, wake_relay};
 use crate::cache::ThrottleDecision;
 use crate::domain::events::{RevokeReason, SessionRevoked, UserLoggedIn};
 use crate::domain::{
@@ -12,7 +12,7 @@ use crate::error::AppError;
 use crate::keys::Claims;
 use crate::state::AppState;
 use crate::store::{
-    RefreshTokenDoc, RevocationDoc, SessionDoc, SessionStatus, TokenStatus, UserDoc,
+    Pending, RefreshTokenDoc, RevocationDoc, SessionDoc, SessionStatus, TokenStatus, UserDoc,
 };
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 
@@ -64,15 +64,6 @@ pub async fn login(
         slog::warn!(crate::telemetry::current(), "could not reset login throttle"; "error" => format!("{e:#}"));
     }
     let pair = open_session(state, &user).await?;
-    emit(
-        state,
-        &UserLoggedIn {
-            message_id: MessageId::generate(),
-            user_id: user.id.as_str().into(),
-            occurred_at: rfc3339(now()),
-        },
-    )
-    .await?;
     state.metrics.logins.with_label_values(&["succeeded"]).inc();
     Ok(pair)
 }
@@ -116,6 +107,7 @@ fn refresh_doc(
     }
 }
 
+/// Inserts the session carrying its `user.logged_in` event, and its first refresh token.
 async fn open_session(state: &AppState, user: &UserDoc) -> Result<TokenPair, AppError> {
     let sid = SessionId::generate();
     let jti = TokenId::generate();
@@ -132,8 +124,14 @@ async fn open_session(state: &AppState, user: &UserDoc) -> Result<TokenPair, App
         created_at: now(),
         revoked_at: None,
         revoke_reason: None,
+        outbox: Pending::with(vec![pending(&UserLoggedIn {
+            message_id: MessageId::generate(),
+            user_id: user.id.as_str().into(),
+            occurred_at: rfc3339(now()),
+        })?]),
     };
     state.sessions.insert_session(&session).await?;
+    wake_relay(state);
     let refresh = RefreshToken::generate();
     state
         .sessions
@@ -231,6 +229,17 @@ pub async fn revoke_session(
     )
     .unwrap_or(revoked_at);
     let jti = jti.unwrap_or_else(|| session.last_jti.as_str().into());
+    let event = pending(&SessionRevoked {
+        message_id: MessageId::generate(),
+        user_id: session.user_id.as_str().into(),
+        session_id: sid.clone(),
+        jti: Some(jti.clone()),
+        reason,
+        revoked_at: rfc3339(revoked_at),
+        expires_at: rfc3339(expires_at),
+    })?;
+    // The revocation and its event in one insert; a second revocation of the session is a
+    // duplicate key, so the event is stored (and published) once.
     let fresh = state
         .sessions
         .insert_revocation(&RevocationDoc {
@@ -240,22 +249,12 @@ pub async fn revoke_session(
             reason: reason.as_str().to_string(),
             revoked_at,
             expires_at,
+            version: 1,
+            outbox: Pending::with(vec![event]),
         })
         .await?;
     if fresh {
-        emit(
-            state,
-            &SessionRevoked {
-                message_id: MessageId::generate(),
-                user_id: session.user_id.as_str().into(),
-                session_id: sid.clone(),
-                jti: Some(jti),
-                reason,
-                revoked_at: rfc3339(revoked_at),
-                expires_at: rfc3339(expires_at),
-            },
-        )
-        .await?;
+        wake_relay(state);
         state
             .metrics
             .sessions_revoked

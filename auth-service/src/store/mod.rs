@@ -8,12 +8,16 @@ mod signing_keys;
 mod users;
 
 pub use audit::{AuditDoc, AuditStore};
-pub use outbox::{OutboxDoc, OutboxStore};
+pub use outbox::{OutboxStore, Pending, PendingDoc, PendingEvent};
 pub use sessions::{
     RefreshTokenDoc, RevocationDoc, SessionDoc, SessionStatus, SessionStore, TokenStatus,
 };
 pub use signing_keys::SigningKeyStore;
 pub use users::{UserDoc, UserStore};
+
+/// Every collection whose documents may carry `pendingEvents` for the relay.
+pub const OUTBOX_COLLECTIONS: &[&str] =
+    &[users::COLLECTION, sessions::SESSIONS, sessions::REVOCATIONS];
 
 use mongodb::bson::doc;
 use mongodb::options::{ClientOptions, IndexOptions};
@@ -105,6 +109,11 @@ pub async fn ensure_indexes(db: &Database) -> anyhow::Result<()> {
                 .build(),
         )
         .await?;
+    for name in OUTBOX_COLLECTIONS {
+        db.collection::<mongodb::bson::Document>(name)
+            .create_index(IndexModel::builder().keys(doc! {"pending": 1}).build())
+            .await?;
+    }
     let audit = db.collection::<AuditDoc>(audit::COLLECTION);
     for keys in [
         doc! {"entity.type": 1, "entity.id": 1},

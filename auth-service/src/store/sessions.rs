@@ -1,3 +1,4 @@
+use super::outbox::Pending;
 use crate::domain::events::RevokeReason;
 use crate::domain::Revocation;
 use chrono::{DateTime, Utc};
@@ -44,6 +45,9 @@ pub struct SessionDoc {
     )]
     pub revoked_at: Option<DateTime<Utc>>,
     pub revoke_reason: Option<String>,
+    /// `user.logged_in`, written by the insert that opens the session.
+    #[serde(flatten)]
+    pub outbox: Pending,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -74,6 +78,16 @@ pub struct RevocationDoc {
     pub revoked_at: DateTime<Utc>,
     #[serde(with = "bson::serde_helpers::chrono_datetime_as_bson_datetime")]
     pub expires_at: DateTime<Utc>,
+    /// Only the relay changes a revocation after its insert (removing sent events).
+    #[serde(default = "first_version")]
+    pub version: i64,
+    /// `session.revoked`, written by the insert that revokes: exactly once per session.
+    #[serde(flatten)]
+    pub outbox: Pending,
+}
+
+fn first_version() -> i64 {
+    1
 }
 
 impl RevocationDoc {

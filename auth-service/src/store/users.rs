@@ -1,3 +1,4 @@
+use super::outbox::Pending;
 use crate::domain::{RoleSet, User};
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
@@ -24,6 +25,9 @@ pub struct UserDoc {
     pub created_at: DateTime<Utc>,
     #[serde(with = "bson::serde_helpers::chrono_datetime_as_bson_datetime")]
     pub updated_at: DateTime<Utc>,
+    /// Events announcing this document's changes, written by the same insert or replace.
+    #[serde(flatten)]
+    pub outbox: Pending,
 }
 
 impl UserDoc {

@@ -131,11 +131,7 @@ async fn events_written_while_rabbitmq_is_down_are_delivered_later() {
         format!("amqp://guest:guest@127.0.0.1:{}/%2f", closed_port()),
     );
     let offline = spawn_app_with(env.clone()).await;
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
-    while !offline.state.is_ready_flag() {
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    offline.wait_initialized().await;
     // The registration succeeds although the broker is unreachable.
     let user = offline.register("while-down@example.com").await;
     offline.handle.stop(true).await;
@@ -179,5 +175,26 @@ async fn a_rabbitmq_blip_loses_no_event() {
     events
         .expect("user.logged_in", |b| b["userId"] == user["id"])
         .await;
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn every_message_names_its_broker_user_and_content_type() {
+    let app = spawn_app().await;
+    let events = EventListener::bind(&app.exchange()).await;
+    let user = app.register("props@example.com").await;
+    let (access, _) = app.tokens("props@example.com", PASSWORD).await;
+    assert_eq!(app.logout(&access, None).await.status(), 204);
+    events
+        .expect("session.revoked", |b| b["userId"] == user["id"])
+        .await;
+    // The broker user of AMQP_URL (RabbitMQ rejects any other user_id).
+    let broker_user = auth_service::mq::amqp_user(&amqp_url()).unwrap();
+    let props = events.properties();
+    assert!(props.len() >= 3, "{props:?}");
+    for (key, user_id, content_type) in props {
+        assert_eq!(user_id.as_deref(), Some(broker_user.as_str()), "{key}");
+        assert_eq!(content_type.as_deref(), Some("application/json"), "{key}");
+    }
     app.cleanup().await;
 }

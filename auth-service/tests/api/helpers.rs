@@ -117,6 +117,16 @@ impl TestApp {
         }
     }
 
+    /// Waits until MongoDB-backed initialization is done, for apps whose `/readyz` stays 503
+    /// because another dependency is down on purpose.
+    pub async fn wait_initialized(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        while !self.state.is_ready_flag() {
+            assert!(tokio::time::Instant::now() < deadline, "never initialized");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Result<reqwest::Response> {
         self.client
             .get(format!("{}{}", self.address, path))
@@ -258,11 +268,15 @@ pub async fn problem(r: reqwest::Response) -> (u16, Value) {
 /// (routing key, message_id property, body)
 type Received = (String, Option<String>, Value);
 
+/// Message properties a test may check: (routing key, user_id, content_type).
+type Properties = (String, Option<String>, Option<String>);
+
 /// Test consumer: an exclusive queue bound to the per-test exchange with `#`.
 pub struct EventListener {
     _conn: Connection,
     _channel: Channel,
     messages: Arc<Mutex<Vec<Received>>>,
+    properties: Arc<Mutex<Vec<Properties>>>,
 }
 
 impl EventListener {
@@ -297,14 +311,22 @@ impl EventListener {
             .await
             .unwrap();
         let messages = Arc::new(Mutex::new(Vec::new()));
+        let properties = Arc::new(Mutex::new(Vec::new()));
         let sink = messages.clone();
+        let props_sink = properties.clone();
         tokio::spawn(async move {
             while let Some(msg) = rx.recv().await {
                 let key = msg
                     .deliver
                     .map(|d| d.routing_key().to_string())
                     .unwrap_or_default();
-                let message_id = msg.basic_properties.and_then(|p| p.message_id().cloned());
+                let props = msg.basic_properties;
+                let message_id = props.as_ref().and_then(|p| p.message_id().cloned());
+                props_sink.lock().unwrap().push((
+                    key.clone(),
+                    props.as_ref().and_then(|p| p.user_id().cloned()),
+                    props.as_ref().and_then(|p| p.content_type().cloned()),
+                ));
                 let body: Value =
                     serde_json::from_slice(&msg.content.unwrap_or_default()).unwrap_or(Value::Null);
                 sink.lock().unwrap().push((key, message_id, body));
@@ -314,6 +336,7 @@ impl EventListener {
             _conn: conn,
             _channel: channel,
             messages,
+            properties,
         }
     }
 
@@ -340,6 +363,11 @@ impl EventListener {
             );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+    }
+
+    /// (routing key, user_id, content_type) of every message received so far.
+    pub fn properties(&self) -> Vec<Properties> {
+        self.properties.lock().unwrap().clone()
     }
 
     pub fn count(&self, routing_key: &str) -> usize {

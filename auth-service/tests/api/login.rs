@@ -164,12 +164,8 @@ async fn login_fails_open_when_redis_is_down() {
         format!("redis://127.0.0.1:{}", closed_port()),
     );
     let app = spawn_app_with(env).await;
-    // Wait until MongoDB-backed initialization is done (readyz stays 503 because of Redis).
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
-    while !app.state.is_ready_flag() {
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    // readyz stays 503 because of Redis.
+    app.wait_initialized().await;
     app.register("open@example.com").await;
     assert_eq!(
         app.login("open@example.com", "bad-password").await.status(),

@@ -5,6 +5,7 @@ mod helpers;
 mod internal;
 mod lockout;
 mod login;
+mod outbox;
 mod register;
 mod tokens;
 mod users;
