@@ -67,7 +67,10 @@ pub struct ClaimSettings {
     /// Consumers of the claims queue run only when enabled (lets an instance serve HTTP only).
     pub worker_enabled: bool,
     pub worker_prefetch: u16,
+    /// Batches decided at once per instance.
     pub worker_concurrency: usize,
+    /// Most claims decided in one batch.
+    pub worker_batch: usize,
     pub max_deliveries: u32,
     pub pending_redelivery_seconds: u64,
     /// How long one worker owns a claim's evaluation before another may take over.
@@ -146,8 +149,9 @@ impl Default for ClaimSettings {
     fn default() -> Self {
         Self {
             worker_enabled: true,
-            worker_prefetch: 32,
-            worker_concurrency: 16,
+            worker_prefetch: 256,
+            worker_concurrency: 4,
+            worker_batch: 64,
             max_deliveries: 5,
             pending_redelivery_seconds: 30,
             lease_seconds: 30,
@@ -259,6 +263,7 @@ impl Settings {
                 worker_enabled: parse("CLAIM_WORKER_ENABLED", claims.worker_enabled)?,
                 worker_prefetch: parse("CLAIM_WORKER_PREFETCH", claims.worker_prefetch)?,
                 worker_concurrency: parse("CLAIM_WORKER_CONCURRENCY", claims.worker_concurrency)?,
+                worker_batch: parse("CLAIM_WORKER_BATCH", claims.worker_batch)?,
                 max_deliveries: parse("CLAIM_MAX_DELIVERIES", claims.max_deliveries)?,
                 pending_redelivery_seconds: parse(
                     "PENDING_CLAIM_REDELIVERY_SECONDS",
@@ -289,6 +294,9 @@ impl Settings {
         }
         if self.claims.worker_concurrency == 0 {
             return bad("CLAIM_WORKER_CONCURRENCY", "must be at least 1");
+        }
+        if self.claims.worker_batch == 0 {
+            return bad("CLAIM_WORKER_BATCH", "must be at least 1");
         }
         if self.claims.max_deliveries == 0 {
             return bad("CLAIM_MAX_DELIVERIES", "must be at least 1");

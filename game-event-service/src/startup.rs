@@ -85,9 +85,10 @@ async fn build_state(settings: Settings, logger: slog::Logger) -> anyhow::Result
     let metrics = Metrics::new();
     let outbox_wakeup = Arc::default();
     let claim_queue = ClaimQueue::new(broker.clone(), settings.amqp.claims_queue.clone());
+    let cache = Catalog::new(Duration::from_millis(settings.catalog.cache_ttl_ms));
     Ok(AppState {
         auth: Arc::new(Verifier::new(&settings.auth, logger.clone())),
-        cache: Catalog::new(Duration::from_millis(settings.catalog.cache_ttl_ms)),
+        cache: cache.clone(),
         redis: redis_pool(&settings)?,
         acceptor: Acceptor::new(
             store.clone(),
@@ -97,6 +98,7 @@ async fn build_state(settings: Settings, logger: slog::Logger) -> anyhow::Result
         ),
         decider: Decider::new(
             store.clone(),
+            cache,
             metrics.clone(),
             logger.clone(),
             Duration::from_secs(settings.claims.lease_seconds),
@@ -171,12 +173,13 @@ fn register_consumers(state: &AppState) {
     );
     if s.claims.worker_enabled {
         let decider = state.decider.clone();
-        broker.consume(
+        broker.consume_batches(
             Source::Queue(s.amqp.claims_queue.clone()),
             each(s.claims.worker_prefetch, s.claims.worker_concurrency),
+            s.claims.worker_batch,
             move |d| {
                 let decider = decider.clone();
-                async move { decider.handle(d).await }
+                async move { decider.handle_batch(d).await }
             },
         );
     }

@@ -1,45 +1,51 @@
-//! Accepting a claim: take the one-open-claim lock, store the claim PENDING, publish it.
-//! Stored first, published second: a publish that fails is repaired by the sweeper.
+//! Accepting a claim: one store write (the claim insert, whose unique `openKey` is the
+//! one-open-claim rule) and one publish. Concurrent accepts share both: a committer task
+//! inserts what has queued up with one `insert_many` and publishes the group with its confirms
+//! awaited together (group commit). Stored first, published second: a publish that fails is
+//! repaired by the sweeper.
 use super::queue::ClaimQueue;
 use crate::domain::claim::{Claim, ClaimStatus};
 use crate::domain::event::Event;
 use crate::domain::{ClaimId, UserId};
 use crate::metrics::Metrics;
-use crate::store::claims::LockOutcome;
+use crate::store::claims::Inserted;
 use crate::store::{Store, StoreError, StoreResult};
+use futures_util::future::join_all;
 use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+/// Most claims one group commit writes.
+const GROUP: usize = 128;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AcceptError {
     /// The user already has this PENDING or APPROVED claim for the event.
     #[error("a claim for this event is already pending or approved")]
     Exists(Box<Claim>),
-    /// Another request of the same user for the same event is being accepted right now.
-    #[error("another claim request for this event is in progress")]
-    Busy,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the claim committer stopped")]
+    Stopped,
 }
+
+type Reply = oneshot::Sender<Result<Inserted, StoreError>>;
 
 #[derive(Clone)]
 pub struct Acceptor {
     store: Store,
-    queue: ClaimQueue,
-    metrics: Metrics,
-    logger: slog::Logger,
+    commits: mpsc::Sender<(Claim, Reply)>,
 }
 
 impl Acceptor {
+    /// Starts the committer task; it ends when the last `Acceptor` is dropped.
     pub fn new(store: Store, queue: ClaimQueue, metrics: Metrics, logger: slog::Logger) -> Self {
-        Acceptor {
-            store,
-            queue,
-            metrics,
-            logger,
-        }
+        let (tx, rx) = mpsc::channel(4 * GROUP);
+        tokio::spawn(commit_groups(store.clone(), queue, metrics, logger, rx));
+        Acceptor { store, commits: tx }
     }
 
-    /// The stored PENDING claim, durable before this returns.
+    /// The stored PENDING claim, durable (and published, unless the broker is away) before
+    /// this returns.
     pub async fn accept(&self, event: &Event, user: &UserId) -> Result<Claim, AcceptError> {
         let claim = Claim::request(
             event.id.clone(),
@@ -47,31 +53,16 @@ impl Acceptor {
             event.rewards.clone(),
             chrono::Utc::now(),
         );
-        match self
-            .store
-            .acquire_claim_lock(&event.id, user, &claim.id)
-            .await?
-        {
-            LockOutcome::Acquired => {}
-            LockOutcome::Busy => return Err(AcceptError::Busy),
-            LockOutcome::Held(existing) => {
-                self.count("exists");
-                return Err(AcceptError::Exists(Box::new(existing)));
-            }
+        let (tx, rx) = oneshot::channel();
+        self.commits
+            .send((claim.clone(), tx))
+            .await
+            .map_err(|_| AcceptError::Stopped)?;
+        match rx.await.map_err(|_| AcceptError::Stopped)? {
+            Ok(Inserted::Stored) => Ok(claim),
+            Ok(Inserted::Exists(existing)) => Err(AcceptError::Exists(existing)),
+            Err(e) => Err(AcceptError::Store(e)),
         }
-        if let Err(e) = self.store.insert_claim(&claim).await {
-            let _ = self
-                .store
-                .release_claim_lock(&event.id, user, &claim.id)
-                .await;
-            return Err(e.into());
-        }
-        self.count("accepted");
-        if let Err(e) = self.queue.publish(&claim.id).await {
-            slog::warn!(self.logger, "claim publish failed; sweeper will retry";
-                "claimId" => claim.id.as_str(), "error" => e.to_string());
-        }
-        Ok(claim)
     }
 
     /// The claim once decided, if that happens within `wait` (`Prefer: wait=N`).
@@ -87,11 +78,58 @@ impl Acceptor {
         }
         Ok(None)
     }
+}
 
-    fn count(&self, outcome: &str) {
-        self.metrics
-            .claims_requested
-            .with_label_values(&[outcome])
-            .inc();
+/// Writes whatever accepts are waiting as one group, publishes the stored ones, answers all.
+async fn commit_groups(
+    store: Store,
+    queue: ClaimQueue,
+    metrics: Metrics,
+    logger: slog::Logger,
+    mut rx: mpsc::Receiver<(Claim, Reply)>,
+) {
+    let mut group: Vec<(Claim, Reply)> = Vec::with_capacity(GROUP);
+    while rx.recv_many(&mut group, GROUP).await > 0 {
+        let claims: Vec<Claim> = group.iter().map(|(c, _)| c.clone()).collect();
+        let t = Instant::now();
+        let result = store.insert_claims(&claims).await;
+        metrics.step("accept_insert", t);
+        let outcomes = match result {
+            Ok(o) => o,
+            Err(e) => {
+                // Every accept of the group gets the failure (MongoDB down stays a 503).
+                for (_, reply) in group.drain(..) {
+                    let copy = match &e {
+                        StoreError::Mongo(m) => StoreError::Mongo(m.clone()),
+                        StoreError::Other(o) => StoreError::Other(anyhow::anyhow!("{o:#}")),
+                    };
+                    let _ = reply.send(Err(copy));
+                }
+                continue;
+            }
+        };
+        let stored: Vec<&Claim> = claims
+            .iter()
+            .zip(&outcomes)
+            .filter(|(_, o)| matches!(o, Inserted::Stored))
+            .map(|(c, _)| c)
+            .collect();
+        let t = Instant::now();
+        let published = join_all(stored.iter().map(|c| queue.publish(&c.id))).await;
+        metrics.step("accept_publish", t);
+        for (c, res) in stored.iter().zip(published) {
+            if let Err(e) = res {
+                slog::warn!(logger, "claim publish failed; sweeper will retry";
+                    "claimId" => c.id.as_str(), "error" => e.to_string());
+            }
+        }
+        for ((_, reply), outcome) in group.drain(..).zip(outcomes) {
+            let label = match outcome {
+                Inserted::Stored => "accepted",
+                Inserted::Exists(_) => "exists",
+            };
+            metrics.claims_requested.with_label_values(&[label]).inc();
+            let _ = reply.send(Ok(outcome));
+        }
     }
 }

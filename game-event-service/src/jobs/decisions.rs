@@ -1,14 +1,22 @@
-//! The claim decision worker: one claims-queue message, one decision.
+//! The claim decision worker: the deliveries a consumer has are decided as one batch, with a
+//! handful of store round trips for the whole batch instead of about nine per claim.
+//!
+//! Every write is keyed by the claim id (or by event and user for the approval) and the
+//! decision is stored last, only by the batch that holds the claim's lease: processing a claim
+//! again after a crash at any point never approves twice nor leaks stock.
 use super::RETRY_PAUSE;
+use crate::cache::Catalog;
 use crate::claims::ClaimMessage;
-use crate::domain::claim::{Claim, Decision, RejectReason};
-use crate::domain::conditions::{ConditionProgress, Facts};
+use crate::domain::claim::{user_event_key, Claim, Decision, RejectReason};
+use crate::domain::conditions::{keys_needed, Facts, Window};
 use crate::domain::eligibility::{verdict, Stock};
-use crate::domain::ClaimId;
+use crate::domain::event::Event;
+use crate::domain::stock::ALL_TIME;
+use crate::domain::{ClaimId, EventId, UserId};
 use crate::metrics::Metrics;
 use crate::mq::{Delivery, Outcome};
-use crate::store::stock::Reservation;
 use crate::store::Store;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -16,16 +24,24 @@ use tokio::sync::Notify;
 #[derive(Clone)]
 pub struct Decider {
     store: Store,
+    catalog: Catalog,
     metrics: Metrics,
     logger: slog::Logger,
     lease: Duration,
-    /// Wakes the outbox relay once a grant was recorded.
+    /// Wakes the outbox relay once grants were recorded.
     outbox_wakeup: Arc<Notify>,
+}
+
+/// A claim on its way through the batch.
+struct Pending {
+    claim: Claim,
+    decision: Option<Decision>,
 }
 
 impl Decider {
     pub fn new(
         store: Store,
+        catalog: Catalog,
         metrics: Metrics,
         logger: slog::Logger,
         lease: Duration,
@@ -33,6 +49,7 @@ impl Decider {
     ) -> Self {
         Decider {
             store,
+            catalog,
             metrics,
             logger,
             lease: lease.max(Duration::from_secs(1)),
@@ -40,156 +57,303 @@ impl Decider {
         }
     }
 
-    pub async fn handle(&self, d: Delivery) -> Outcome {
-        let msg = match ClaimMessage::parse(&d.body) {
-            Ok(m) => m,
-            Err(e) => {
-                slog::warn!(self.logger, "malformed claim message"; "error" => e.to_string());
-                return Outcome::DeadLetter;
-            }
-        };
-        match self.process(&msg.claim_id).await {
-            Ok(()) => Outcome::Ack,
-            Err(e) => {
-                slog::warn!(self.logger, "claim processing failed";
-                    "claimId" => msg.claim_id.as_str(), "error" => format!("{e:#}"));
-                let _ = self.store.release_claim_lease(&msg.claim_id).await;
-                tokio::time::sleep(RETRY_PAUSE).await;
-                Outcome::Requeue
+    /// One outcome per delivery. A failing batch is retried claim by claim, so one claim the
+    /// store cannot decide does not hold back the others.
+    pub async fn handle_batch(&self, deliveries: Vec<Delivery>) -> Vec<Outcome> {
+        let mut outcomes = vec![Outcome::Ack; deliveries.len()];
+        let mut ids: Vec<(usize, ClaimId)> = Vec::new();
+        for (i, d) in deliveries.iter().enumerate() {
+            match ClaimMessage::parse(&d.body) {
+                Ok(m) => ids.push((i, m.claim_id)),
+                Err(e) => {
+                    slog::warn!(self.logger, "malformed claim message"; "error" => e.to_string());
+                    outcomes[i] = Outcome::DeadLetter;
+                }
             }
         }
+        let all: Vec<ClaimId> = ids.iter().map(|(_, c)| c.clone()).collect();
+        let Err(e) = self.process_batch(&all).await else {
+            return outcomes;
+        };
+        if let [(i, id)] = ids.as_slice() {
+            slog::warn!(self.logger, "claim processing failed";
+                "claimId" => id.as_str(), "error" => format!("{e:#}"));
+            outcomes[*i] = Outcome::Requeue;
+            tokio::time::sleep(RETRY_PAUSE).await;
+            return outcomes;
+        }
+        let mut failed = false;
+        for (i, id) in ids {
+            if let Err(e) = self.process_batch(std::slice::from_ref(&id)).await {
+                slog::warn!(self.logger, "claim processing failed";
+                    "claimId" => id.as_str(), "error" => format!("{e:#}"));
+                outcomes[i] = Outcome::Requeue;
+                failed = true;
+            }
+        }
+        if failed {
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+        outcomes
     }
 
-    /// Decides one claim. Every step is idempotent and keyed by the claim id, so processing the
-    /// same claim again after a crash at any point never approves twice nor leaks stock.
+    /// Decides one claim (as a batch of one).
     pub async fn process(&self, claim_id: &ClaimId) -> anyhow::Result<()> {
-        let (store, m) = (&self.store, &self.metrics);
-        // Decided already, unknown, or another worker is on it right now: nothing to do.
+        self.process_batch(std::slice::from_ref(claim_id)).await
+    }
+
+    /// Decides the claims of `ids` that are PENDING and not leased by another batch.
+    pub async fn process_batch(&self, ids: &[ClaimId]) -> anyhow::Result<()> {
+        let owner = crate::domain::new_id();
         let t = Instant::now();
-        let Some(claim) = store
-            .lease_claim(claim_id, self.lease.as_millis() as i64)
-            .await?
-        else {
-            return Ok(());
+        let leased = self
+            .store
+            .lease_claims(ids, self.lease.as_millis() as i64, &owner)
+            .await;
+        self.metrics.step("lease", t);
+        let res = match leased {
+            Ok(leased) if leased.is_empty() => return Ok(()),
+            Ok(leased) => self.decide(leased, &owner).await,
+            Err(e) => Err(e.into()),
         };
-        m.step("lease", t);
+        if res.is_err() {
+            // Redelivery may start over at once (and count against the delivery limit).
+            let _ = self.store.release_leases(ids, &owner).await;
+        }
+        res
+    }
+
+    async fn decide(&self, claims: Vec<Claim>, owner: &str) -> anyhow::Result<()> {
+        let (store, m) = (&self.store, &self.metrics);
         let now = chrono::Utc::now();
+        let mut batch: Vec<Pending> = claims
+            .into_iter()
+            .map(|claim| Pending {
+                claim,
+                decision: None,
+            })
+            .collect();
 
         // A previous attempt got as far as the approval: finish that, never re-evaluate.
         let t = Instant::now();
-        let previous = store
-            .approval_holder(&claim.event_id, &claim.user_id)
-            .await?;
+        let refs: Vec<&Claim> = batch.iter().map(|p| &p.claim).collect();
+        let holders = store.approval_holders(&refs).await?;
         m.step("approval_check", t);
-        if previous.as_ref() == Some(&claim.id) {
-            return self.approve(claim, Vec::new()).await;
+        let events = self.events_of(&batch).await?;
+        let t = Instant::now();
+        let facts = self.facts_of(&batch, &events, &holders, now).await?;
+        m.step("facts", t);
+
+        // The verdict of every claim; eligible ones of limited events wait for their stock.
+        let mut needs_stock: HashMap<EventId, Vec<usize>> = HashMap::new();
+        for (i, p) in batch.iter_mut().enumerate() {
+            let c = &p.claim;
+            let holder = holders.get(&user_event_key(&c.event_id, &c.user_id));
+            if holder == Some(&c.id) {
+                p.decision = Some(Decision::Approved { progress: vec![] });
+                continue;
+            }
+            let Some(event) = events.get(&c.event_id).and_then(|e| e.as_ref()) else {
+                p.decision = Some(rejected(RejectReason::EventNotActive, None));
+                continue;
+            };
+            let no_facts = Facts::default();
+            let f = facts.get(&(c.user_id.clone(), c.event_id.clone()));
+            let stock = match event.max_claims {
+                Some(_) => Stock::TakenOnApproval,
+                None => Stock::Unlimited,
+            };
+            let v = verdict(event, now, f.unwrap_or(&no_facts), holder.is_some(), stock);
+            if v.eligible() && event.max_claims.is_some() {
+                needs_stock.entry(event.id.clone()).or_default().push(i);
+            }
+            p.decision = Some(v.decision());
         }
 
+        // Stock: one take per event for all of its eligible claims.
         let t = Instant::now();
-        let event = store.get_event(&claim.event_id).await?;
-        m.step("event", t);
-        let Some(event) = event else {
-            return self.reject(claim, RejectReason::EventNotActive, None).await;
-        };
-        let facts = if event.is_open_at(now) && previous.is_none() {
-            let t = Instant::now();
-            let f = store
-                .facts_for(&claim.user_id, event.window(), &event.conditions)
-                .await?;
-            m.step("facts", t);
-            f
-        } else {
-            Facts::default()
-        };
-        let stock = match event.max_claims {
-            Some(_) => Stock::TakenOnApproval,
-            None => Stock::Unlimited,
-        };
-        let v = verdict(&event, now, &facts, previous.is_some(), stock);
-        if !v.eligible() {
-            return match v.decision() {
-                Decision::Rejected { reason, progress } => {
-                    self.reject(claim, reason, progress).await
+        for (event_id, idx) in &needs_stock {
+            let max = events
+                .get(event_id)
+                .and_then(|e| e.as_ref())
+                .and_then(|e| e.max_claims)
+                .unwrap_or(0);
+            let ids: Vec<ClaimId> = idx.iter().map(|i| batch[*i].claim.id.clone()).collect();
+            let held = store.take_units(event_id, ALL_TIME, max, &ids).await?;
+            for i in idx {
+                let p = &mut batch[*i];
+                if !held.contains(&p.claim.id) {
+                    p.decision = Some(rejected(RejectReason::OutOfStock, progress_of(p)));
                 }
-                Decision::Approved { progress } => self.approve(claim, progress).await,
-            };
-        }
-        let progress = v.progress;
-        if let Some(max) = event.max_claims {
-            let t = Instant::now();
-            let reserved = store.reserve_stock(&event.id, &claim.id, max).await?;
-            m.step("stock", t);
-            if reserved == Reservation::SoldOut {
-                return self
-                    .reject(claim, RejectReason::OutOfStock, Some(progress))
-                    .await;
             }
         }
-        // The unique `_id` of the approval is what makes "one approval per user and event" hold.
-        let t = Instant::now();
-        let holder = store.insert_approval(&claim).await?;
-        m.step("approval_insert", t);
-        if holder != claim.id {
-            return self
-                .reject(claim, RejectReason::AlreadyClaimed, Some(progress))
-                .await;
-        }
-        self.approve(claim, progress).await
-    }
+        m.step("stock", t);
 
-    async fn approve(&self, claim: Claim, progress: Vec<ConditionProgress>) -> anyhow::Result<()> {
+        // The unique approval `_id` is what makes "one approval per user and event" hold.
+        let t = Instant::now();
+        let approving: Vec<&Claim> = batch
+            .iter()
+            .filter(|p| approved(p) && holders.get(&key(&p.claim)) != Some(&p.claim.id))
+            .map(|p| &p.claim)
+            .collect();
+        let won = store.insert_approvals(&approving).await?;
+        m.step("approval_insert", t);
+        for p in batch.iter_mut() {
+            if won.get(&p.claim.id).is_some_and(|h| h != &p.claim.id) {
+                p.decision = Some(rejected(RejectReason::AlreadyClaimed, progress_of(p)));
+            }
+        }
+
         // Grant and outbox entry first: once the claim says APPROVED the reward is on its way.
         let t = Instant::now();
-        self.store.record_grant(&claim).await?;
-        self.metrics.step("grant_outbox", t);
-        let decided = claim.decided(&Decision::Approved { progress }, chrono::Utc::now());
+        let granted: Vec<&Claim> = batch
+            .iter()
+            .filter(|p| approved(p))
+            .map(|p| &p.claim)
+            .collect();
+        store.record_grants(&granted).await?;
+        let any_granted = !granted.is_empty();
+        m.step("grant_outbox", t);
+        self.give_back_stock(&batch, &events).await?;
+
         let t = Instant::now();
-        let stored = self.store.store_decision(&decided).await?;
-        self.metrics.step("decision", t);
-        if stored {
-            self.decided("APPROVED", "");
+        let decided_at = chrono::Utc::now();
+        let decided: Vec<Claim> = batch
+            .into_iter()
+            .map(|p| {
+                let d = p.decision.expect("every claim has a verdict");
+                p.claim.decided(&d, decided_at)
+            })
+            .collect();
+        let stored = store.store_decisions(&decided, owner).await?;
+        m.step("decision", t);
+        if stored > 0 {
+            for c in &decided {
+                let reason = c.reason.map(|r| r.as_str()).unwrap_or("");
+                self.metrics
+                    .claims_decided
+                    .with_label_values(&[c.status.as_str(), reason])
+                    .inc();
+            }
         }
-        self.outbox_wakeup.notify_one();
+        if any_granted {
+            self.outbox_wakeup.notify_one();
+        }
         Ok(())
     }
 
-    async fn reject(
+    /// Events from the in-process catalog (read from the store at most once per TTL).
+    async fn events_of(
         &self,
-        claim: Claim,
-        reason: RejectReason,
-        progress: Option<Vec<ConditionProgress>>,
-    ) -> anyhow::Result<()> {
-        let store = &self.store;
-        // Should a lease ever expire mid-evaluation, a concurrent evaluation of this same claim
-        // may have approved it already: never undo that.
-        let holder = store
-            .approval_holder(&claim.event_id, &claim.user_id)
-            .await?;
-        if holder.as_ref() == Some(&claim.id) {
-            return self.approve(claim, progress.unwrap_or_default()).await;
+        batch: &[Pending],
+    ) -> anyhow::Result<HashMap<EventId, Option<Arc<Event>>>> {
+        let t = Instant::now();
+        let mut events = HashMap::new();
+        for p in batch {
+            let id = &p.claim.event_id;
+            if !events.contains_key(id) {
+                events.insert(id.clone(), self.catalog.get(&self.store, id).await?);
+            }
         }
-        // Any unit this claim took earlier goes back (no-op when it holds none).
-        store.release_stock(&claim.event_id, &claim.id).await?;
-        let (event_id, user_id, claim_id) = (
-            claim.event_id.clone(),
-            claim.user_id.clone(),
-            claim.id.clone(),
-        );
-        let decided = claim.decided(&Decision::Rejected { reason, progress }, chrono::Utc::now());
-        if store.store_decision(&decided).await? {
-            self.decided("REJECTED", reason.as_str());
-        }
-        // Frees the user to claim again; a crash before this is repaired by the next request.
-        store
-            .release_claim_lock(&event_id, &user_id, &claim_id)
-            .await?;
-        Ok(())
+        self.metrics.step("event", t);
+        Ok(events)
     }
 
-    fn decided(&self, status: &str, reason: &str) {
-        self.metrics
-            .claims_decided
-            .with_label_values(&[status, reason])
-            .inc();
+    /// The facts of every claim that needs them, from one query for the whole batch.
+    async fn facts_of(
+        &self,
+        batch: &[Pending],
+        events: &HashMap<EventId, Option<Arc<Event>>>,
+        holders: &HashMap<String, ClaimId>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<HashMap<(UserId, EventId), Facts>> {
+        let mut users: Vec<UserId> = Vec::new();
+        let mut keys: HashSet<String> = HashSet::new();
+        let mut window: Option<Window> = None;
+        let mut wanted: Vec<(&Claim, &Event)> = Vec::new();
+        for p in batch {
+            let c = &p.claim;
+            let Some(e) = events.get(&c.event_id).and_then(|e| e.as_deref()) else {
+                continue;
+            };
+            if !e.is_open_at(now) || holders.contains_key(&key(c)) || e.conditions.is_empty() {
+                continue;
+            }
+            users.push(c.user_id.clone());
+            keys.extend(keys_needed(&e.conditions));
+            let w = e.window();
+            window = Some(match window {
+                None => w,
+                Some(u) => Window {
+                    starts_at: u.starts_at.min(w.starts_at),
+                    ends_at: u.ends_at.max(w.ends_at),
+                },
+            });
+            wanted.push((c, e));
+        }
+        let Some(window) = window else {
+            return Ok(HashMap::new());
+        };
+        users.sort();
+        users.dedup();
+        let keys: Vec<String> = keys.into_iter().collect();
+        let records = self.store.records_of(&users, &keys, window).await?;
+        Ok(wanted
+            .into_iter()
+            .map(|(c, e)| {
+                let mine = records.get(&c.user_id).map(Vec::as_slice).unwrap_or(&[]);
+                let f = Facts::gather(mine, e.window(), &e.conditions);
+                ((c.user_id.clone(), c.event_id.clone()), f)
+            })
+            .collect())
     }
+
+    /// Rejected claims of limited events give back any unit they hold (from this batch or an
+    /// attempt that crashed); a no-op for the others.
+    async fn give_back_stock(
+        &self,
+        batch: &[Pending],
+        events: &HashMap<EventId, Option<Arc<Event>>>,
+    ) -> anyhow::Result<()> {
+        let mut per_event: HashMap<&EventId, Vec<ClaimId>> = HashMap::new();
+        for p in batch.iter().filter(|p| !approved(p)) {
+            let limited = events
+                .get(&p.claim.event_id)
+                .and_then(|e| e.as_ref())
+                .is_none_or(|e| e.max_claims.is_some());
+            if limited {
+                per_event
+                    .entry(&p.claim.event_id)
+                    .or_default()
+                    .push(p.claim.id.clone());
+            }
+        }
+        for (event_id, ids) in per_event {
+            self.store.release_units(event_id, &ids).await?;
+        }
+        Ok(())
+    }
+}
+
+fn key(c: &Claim) -> String {
+    user_event_key(&c.event_id, &c.user_id)
+}
+
+fn approved(p: &Pending) -> bool {
+    matches!(p.decision, Some(Decision::Approved { .. }))
+}
+
+fn progress_of(p: &Pending) -> Option<Vec<crate::domain::conditions::ConditionProgress>> {
+    match &p.decision {
+        Some(Decision::Approved { progress }) => Some(progress.clone()),
+        Some(Decision::Rejected { progress, .. }) => progress.clone(),
+        None => None,
+    }
+}
+
+fn rejected(
+    reason: RejectReason,
+    progress: Option<Vec<crate::domain::conditions::ConditionProgress>>,
+) -> Decision {
+    Decision::Rejected { reason, progress }
 }

@@ -2,10 +2,14 @@
 use crate::metrics::Metrics;
 use crate::mq::Broker;
 use crate::store::Store;
+use futures_util::future::join_all;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+
+/// Entries leased and published together.
+const PAGE: i64 = 100;
 
 pub struct OutboxRelay {
     pub store: Store,
@@ -33,51 +37,57 @@ impl OutboxRelay {
         }
     }
 
-    /// Sends entries until none is due, the broker refuses one, or shutdown.
+    /// Sends entries, a leased page at a time, until none is due, the broker refuses one, or
+    /// shutdown. A page's publishes are in flight together and their confirms awaited as one.
     async fn drain(&self, token: &CancellationToken) {
         let lease_ms = self.lease.as_millis() as i64;
         // Leave entries to instances that can publish them right now.
         while !token.is_cancelled() && self.broker.is_connected() {
-            let entry = match self.store.lease_outbox(lease_ms).await {
-                Ok(Some(e)) => e,
-                Ok(None) => break,
+            let entries = match self.store.lease_outbox(lease_ms, PAGE).await {
+                Ok(e) if e.is_empty() => break,
+                Ok(e) => e,
                 Err(e) => {
                     slog::debug!(self.logger, "outbox lease failed"; "error" => e.to_string());
                     break;
                 }
             };
             let t = Instant::now();
-            let res = self
-                .broker
-                .publish(
+            let results = join_all(entries.iter().map(|entry| {
+                self.broker.publish(
                     &self.exchange,
                     &entry.routing_key,
                     entry.payload.clone().into_bytes(),
                     &entry.id,
                 )
-                .await;
-            let published = |result| {
+            }))
+            .await;
+            self.metrics.step("relay_publish_confirm", t);
+            let (mut sent, mut failed) = (Vec::new(), Vec::new());
+            for (entry, res) in entries.into_iter().zip(results) {
+                match res {
+                    Ok(()) => sent.push(entry.id),
+                    Err(e) => {
+                        slog::debug!(self.logger, "reward.granted publish failed"; "claimId" => &entry.id, "error" => e.to_string());
+                        failed.push(entry.id);
+                    }
+                }
+            }
+            let count = |result, n: usize| {
                 self.metrics
                     .outbox_published
                     .with_label_values(&[result])
-                    .inc()
+                    .inc_by(n as u64)
             };
-            match res {
-                Ok(()) => {
-                    self.metrics.step("relay_publish_confirm", t);
-                    published("ok");
-                    if let Err(e) = self.store.mark_outbox_sent(&entry.id).await {
-                        // The lease expires and the entry is sent again: consumers dedupe on
-                        // the message id.
-                        slog::warn!(self.logger, "outbox mark failed"; "error" => e.to_string());
-                    }
-                }
-                Err(e) => {
-                    published("error");
-                    slog::debug!(self.logger, "reward.granted publish failed"; "claimId" => &entry.id, "error" => e.to_string());
-                    let _ = self.store.retry_outbox_after(&entry.id, 1000).await;
-                    break;
-                }
+            count("ok", sent.len());
+            count("error", failed.len());
+            if let Err(e) = self.store.mark_outbox_sent(&sent).await {
+                // The leases expire and the entries are sent again: consumers dedupe on the
+                // message id.
+                slog::warn!(self.logger, "outbox mark failed"; "error" => e.to_string());
+            }
+            if !failed.is_empty() {
+                let _ = self.store.retry_outbox_after(&failed, 1000).await;
+                break;
             }
         }
     }

@@ -1,6 +1,6 @@
 //! Consuming one queue: deliveries go to the registered handler, and each is acked, requeued
 //! or dead-lettered by the outcome the handler returns.
-use super::{Delivery, Handler, Outcome};
+use super::{BatchHandler, Delivery, Handler, Outcome};
 use amqprs::channel::{
     BasicAckArguments, BasicCancelArguments, BasicConsumeArguments, BasicNackArguments,
     BasicQosArguments, Channel,
@@ -17,13 +17,20 @@ pub struct ConsumerOptions {
     pub concurrency: usize,
 }
 
+/// One delivery at a time, or what has arrived (up to `max`) as one batch.
+#[derive(Clone)]
+pub enum Handling {
+    Each(Handler),
+    Batch { max: usize, handler: BatchHandler },
+}
+
 pub(super) async fn run(
     channel: Channel,
     queue: &str,
     options: ConsumerOptions,
     stop: CancellationToken,
     tracker: TaskTracker,
-    handler: Handler,
+    handling: Handling,
 ) -> anyhow::Result<()> {
     // basic_consume_rx feeds an unbounded channel: prefetch is what bounds memory.
     channel
@@ -37,30 +44,64 @@ pub(super) async fn run(
         )
         .await?;
     let sem = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let max = match &handling {
+        Handling::Each(_) => 1,
+        Handling::Batch { max, .. } => (*max).max(1),
+    };
     loop {
-        let msg = tokio::select! {
+        // A free slot first: while every slot is busy, deliveries pile up into bigger batches.
+        let permit = sem.clone().acquire_owned().await?;
+        let first = tokio::select! {
             _ = stop.cancelled() => {
                 let _ = channel.basic_cancel(BasicCancelArguments::new(&ctag)).await;
                 break;
             }
             m = rx.recv() => m,
         };
-        let Some(msg) = msg else { break };
-        let Some(deliver) = msg.deliver else { continue };
-        let permit = sem.clone().acquire_owned().await?;
-        let delivery = Delivery {
-            routing_key: deliver.routing_key().clone(),
-            message_id: msg
-                .basic_properties
-                .as_ref()
-                .and_then(|p| p.message_id().cloned()),
-            body: msg.content.unwrap_or_default(),
-        };
-        let (ch, h) = (channel.clone(), handler.clone());
-        let tag = deliver.delivery_tag();
+        let Some(first) = first else { break };
+        let mut batch: Vec<(u64, Delivery)> = Vec::with_capacity(max);
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            if let Some(deliver) = msg.deliver {
+                let delivery = Delivery {
+                    routing_key: deliver.routing_key().clone(),
+                    message_id: msg
+                        .basic_properties
+                        .as_ref()
+                        .and_then(|p| p.message_id().cloned()),
+                    body: msg.content.unwrap_or_default(),
+                };
+                batch.push((deliver.delivery_tag(), delivery));
+            }
+            if batch.len() < max {
+                next = rx.try_recv().ok();
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        let (ch, handling) = (channel.clone(), handling.clone());
         tracker.spawn(async move {
-            let outcome = h(delivery).await;
-            settle(&ch, tag, outcome).await;
+            let (tags, deliveries): (Vec<u64>, Vec<Delivery>) = batch.into_iter().unzip();
+            let outcomes = match handling {
+                Handling::Each(h) => {
+                    let mut out = Vec::with_capacity(deliveries.len());
+                    for d in deliveries {
+                        out.push(h(d).await);
+                    }
+                    out
+                }
+                Handling::Batch { handler, .. } => handler(deliveries).await,
+            };
+            // Acks only after the handler's writes; a missing outcome is a redelivery.
+            for (i, tag) in tags.into_iter().enumerate() {
+                settle(
+                    &ch,
+                    tag,
+                    outcomes.get(i).copied().unwrap_or(Outcome::Requeue),
+                )
+                .await;
+            }
             drop(permit);
         });
     }

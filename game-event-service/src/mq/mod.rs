@@ -7,6 +7,7 @@ pub mod publisher;
 mod topology;
 
 pub use consumer::ConsumerOptions;
+use consumer::Handling;
 pub use publisher::{ConfirmPublisher, PublishError};
 pub use topology::{connection_args, delete_topology, dlq_name, dlx_name};
 
@@ -40,6 +41,9 @@ pub struct Delivery {
 }
 
 pub type Handler = Arc<dyn Fn(Delivery) -> BoxFuture<'static, Outcome> + Send + Sync>;
+/// Decides a batch of deliveries; returns one outcome per delivery, in order.
+pub type BatchHandler =
+    Arc<dyn Fn(Vec<Delivery>) -> BoxFuture<'static, Vec<Outcome>> + Send + Sync>;
 
 /// Where a consumer's messages come from.
 #[derive(Debug, Clone)]
@@ -57,7 +61,7 @@ pub enum Source {
 struct Consumer {
     source: Source,
     options: ConsumerOptions,
-    handler: Handler,
+    handling: Handling,
 }
 
 #[derive(Clone, Default)]
@@ -84,13 +88,33 @@ impl Broker {
         Fut: Future<Output = Outcome> + Send + 'static,
     {
         let handler: Handler = Arc::new(move |d| Box::pin(handler(d)));
+        self.register(source, options, Handling::Each(handler));
+    }
+
+    /// Registers a consumer that gets what has arrived, up to `max` deliveries, as one batch
+    /// (`options.concurrency` batches at a time); acks follow the outcomes it returns.
+    pub fn consume_batches<F, Fut>(
+        &self,
+        source: Source,
+        options: ConsumerOptions,
+        max: usize,
+        handler: F,
+    ) where
+        F: Fn(Vec<Delivery>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Vec<Outcome>> + Send + 'static,
+    {
+        let handler: BatchHandler = Arc::new(move |d| Box::pin(handler(d)));
+        self.register(source, options, Handling::Batch { max, handler });
+    }
+
+    fn register(&self, source: Source, options: ConsumerOptions, handling: Handling) {
         self.consumers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(Arc::new(Consumer {
                 source,
                 options,
-                handler,
+                handling,
             }));
     }
 
@@ -181,7 +205,7 @@ impl Broker {
             };
             let (stop, tr, log) = (stop.clone(), tracker.clone(), logger.clone());
             tracker.spawn(async move {
-                let run = consumer::run(ch, &queue, c.options, stop, tr, c.handler.clone());
+                let run = consumer::run(ch, &queue, c.options, stop, tr, c.handling.clone());
                 if let Err(e) = run.await {
                     slog::warn!(log, "consumer stopped"; "queue" => queue, "error" => format!("{e:#}"));
                 }

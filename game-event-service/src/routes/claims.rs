@@ -51,8 +51,8 @@ impl From<AcceptError> for ApiError {
             AcceptError::Exists(c) => {
                 ApiError::ClaimExists(Box::new(serde_json::to_value(&*c).unwrap_or_default()))
             }
-            AcceptError::Busy => ApiError::Conflict(e.to_string()),
             AcceptError::Store(s) => s.into(),
+            AcceptError::Stopped => ApiError::ServiceUnavailable("claims".into()),
         }
     }
 }

@@ -1,13 +1,13 @@
 //! Activity records keyed by their id: inserting twice is the "applied at most once" check.
 use super::{is_duplicate_key, to_bson_dt, Store, StoreResult};
-use crate::domain::activity::{Activity, INVITE, LOGIN};
-use crate::domain::conditions::{Facts, Window};
-use crate::domain::event::{Condition, ConditionType};
+use crate::domain::activity::{Activity, LOGIN};
+use crate::domain::conditions::{keys_needed, Fact, Facts, Window};
+use crate::domain::event::Condition;
 use crate::domain::UserId;
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, DateTime as BsonDateTime, Document};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 pub const COLLECTION: &str = "activities";
 
@@ -72,56 +72,46 @@ impl Store {
         window: Window,
         conditions: &[Condition],
     ) -> StoreResult<Facts> {
-        let range = doc! {"$gte": to_bson_dt(window.starts_at), "$lt": to_bson_dt(window.ends_at)};
-        let mut facts = Facts::default();
-        let needs_logins = conditions.iter().any(|c| {
-            matches!(
-                c.kind,
-                ConditionType::LoginDays | ConditionType::ConsecutiveLoginDays
-            )
-        });
-        if needs_logins {
-            let docs: Vec<ActivityDoc> = self
-                .activities()
-                .find(doc! {"userId": user_id.as_str(), "key": LOGIN, "occurredAt": range.clone()})
-                .await?
-                .try_collect()
-                .await?;
-            facts.login_instants = docs
-                .into_iter()
-                .map(|d| d.occurred_at.to_chrono())
-                .collect();
+        let keys = keys_needed(conditions);
+        let records = self
+            .records_of(std::slice::from_ref(user_id), &keys, window)
+            .await?;
+        let mine = records.get(user_id).map(Vec::as_slice).unwrap_or_default();
+        Ok(Facts::gather(mine, window, conditions))
+    }
+
+    /// Every record of `users` with one of `keys` inside `window`, per user: one query for a
+    /// whole batch of claims (the `{userId, key, occurredAt}` index serves it).
+    pub async fn records_of(
+        &self,
+        users: &[UserId],
+        keys: &[String],
+        window: Window,
+    ) -> StoreResult<HashMap<UserId, Vec<Fact>>> {
+        let mut out: HashMap<UserId, Vec<Fact>> = HashMap::new();
+        if users.is_empty() || keys.is_empty() {
+            return Ok(out);
         }
-        let mut keys: Vec<String> = conditions
-            .iter()
-            .filter(|c| c.kind == ConditionType::Counter)
-            .filter_map(|c| c.key.clone())
-            .collect();
-        if conditions
-            .iter()
-            .any(|c| c.kind == ConditionType::InviteCount)
-        {
-            keys.push(INVITE.to_string());
+        let users: Vec<&str> = users.iter().map(|u| u.as_str()).collect();
+        // A find, not an aggregate: the stand-in cannot $match on DateTime ranges in a
+        // pipeline.
+        let docs: Vec<ActivityDoc> = self
+            .activities()
+            .find(doc! {"userId": {"$in": users}, "key": {"$in": keys},
+                "occurredAt": {"$gte": to_bson_dt(window.starts_at), "$lt": to_bson_dt(window.ends_at)}})
+            .await?
+            .try_collect()
+            .await?;
+        for d in docs {
+            out.entry(UserId::stored(d.user_id))
+                .or_default()
+                .push(Fact {
+                    key: d.key,
+                    value: d.value,
+                    occurred_at: d.occurred_at.to_chrono(),
+                });
         }
-        if !keys.is_empty() {
-            // A find, not an aggregate: the stand-in cannot $match on DateTime ranges in a
-            // pipeline. The {userId, key, occurredAt} index serves it on MongoDB.
-            let docs: Vec<ActivityDoc> = self
-                .activities()
-                .find(doc! {"userId": user_id.as_str(), "key": {"$in": keys}, "occurredAt": range})
-                .await?
-                .try_collect()
-                .await?;
-            for d in docs {
-                let f = facts.counters.entry(d.key.clone()).or_default();
-                f.sum = f.sum.saturating_add(d.value);
-                f.max = f.max.max(d.value);
-            }
-            if let Some(f) = facts.counters.get(INVITE) {
-                facts.invite_count = f.sum;
-            }
-        }
-        Ok(facts)
+        Ok(out)
     }
 
     /// Totals per key over all time, and the distinct login days in `tz`.

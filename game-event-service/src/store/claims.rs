@@ -1,16 +1,17 @@
-//! Claims, the "one open claim per user and event" locks and the "one approval ever" records.
-use super::{is_duplicate_key, now_ms, to_bson_dt, Store, StoreResult};
+//! Claims (whose unique `openKey` is the "one open claim per user and event" rule) and the
+//! "one approval ever" records.
+use super::{duplicate_indices, is_duplicate_key, now_ms, to_bson_dt, Store, StoreResult};
 use crate::domain::claim::{user_event_key, Claim, ClaimStatus, RejectReason};
 use crate::domain::conditions::ConditionProgress;
 use crate::domain::event::Reward;
 use crate::domain::{ClaimId, EventId, UserId};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, DateTime as BsonDateTime, Document};
-use mongodb::options::ReturnDocument;
+use mongodb::options::InsertManyOptions;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 pub const COLLECTION: &str = "claims";
-pub const LOCKS: &str = "claim_locks";
 pub const APPROVALS: &str = "approvals";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,6 +36,13 @@ pub struct ClaimDoc {
     /// Epoch ms until which the sweeper will not republish this claim again.
     #[serde(default)]
     pub sweep_until: i64,
+    /// `eventId:userId` while PENDING or APPROVED, absent once REJECTED: its unique (sparse)
+    /// index is the "one open claim per user and event" rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_key: Option<String>,
+    /// The batch that holds the evaluation lease; only it may store the decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_owner: Option<String>,
 }
 
 impl From<&Claim> for ClaimDoc {
@@ -51,6 +59,9 @@ impl From<&Claim> for ClaimDoc {
             decided_at: c.decided_at.map(to_bson_dt),
             lease_until: 0,
             sweep_until: 0,
+            open_key: (c.status != ClaimStatus::Rejected)
+                .then(|| user_event_key(&c.event_id, &c.user_id)),
+            lease_owner: None,
         }
     }
 }
@@ -71,15 +82,6 @@ impl From<ClaimDoc> for Claim {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LockDoc {
-    #[serde(rename = "_id")]
-    id: String,
-    claim_id: String,
-    created_at: BsonDateTime,
-}
-
 #[derive(Debug, Default, Clone)]
 pub struct ClaimFilter {
     pub event_id: Option<EventId>,
@@ -89,95 +91,59 @@ pub struct ClaimFilter {
     pub to: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// A lock whose claim never got written is stale after this long (crash between the two inserts).
-const ORPHAN_LOCK_GRACE_MS: i64 = 10_000;
-
-pub enum LockOutcome {
-    Acquired,
+/// What became of one claim of an `insert_claims` group.
+#[derive(Debug, Clone)]
+pub enum Inserted {
+    Stored,
     /// The user already has this PENDING or APPROVED claim for the event.
-    Held(Claim),
-    /// Another request of the same user for the same event is between its two inserts.
-    Busy,
+    Exists(Box<Claim>),
 }
 
 impl Store {
     fn claims(&self) -> mongodb::Collection<ClaimDoc> {
         self.db.collection(COLLECTION)
     }
-    fn locks(&self) -> mongodb::Collection<LockDoc> {
-        self.db.collection(LOCKS)
-    }
     fn approvals(&self) -> mongodb::Collection<Document> {
         self.db.collection(APPROVALS)
     }
 
-    /// Inserts the open-claim lock. A lock left behind by a rejected claim, or by a request that
-    /// crashed before writing its claim, is removed and the insert retried, so nobody is wedged.
-    pub async fn acquire_claim_lock(
-        &self,
-        event_id: &EventId,
-        user_id: &UserId,
-        claim_id: &ClaimId,
-    ) -> StoreResult<LockOutcome> {
-        let key = user_event_key(event_id, user_id);
-        for _ in 0..5 {
-            let lock = LockDoc {
-                id: key.clone(),
-                claim_id: claim_id.to_string(),
-                created_at: BsonDateTime::now(),
-            };
-            match self.locks().insert_one(lock).await {
-                Ok(_) => return Ok(LockOutcome::Acquired),
-                Err(e) if is_duplicate_key(&e) => {}
-                Err(e) => return Err(e.into()),
-            }
-            let Some(existing) = self.locks().find_one(doc! {"_id": &key}).await? else {
-                continue;
-            };
-            let holder = ClaimId::stored(existing.claim_id);
-            match self.get_claim(&holder).await? {
-                Some(c) if c.status != ClaimStatus::Rejected => return Ok(LockOutcome::Held(c)),
-                Some(_) => {}
-                None => {
-                    let age = now_ms() - existing.created_at.timestamp_millis();
-                    if age < ORPHAN_LOCK_GRACE_MS {
-                        // Probably a concurrent request between its lock and claim inserts.
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                        if let Some(c) = self.get_claim(&holder).await? {
-                            if c.status != ClaimStatus::Rejected {
-                                return Ok(LockOutcome::Held(c));
-                            }
-                        } else {
-                            return Ok(LockOutcome::Busy);
+    /// Stores PENDING claims in one round trip (concurrent accepts share it). The unique
+    /// `openKey` refuses a second open claim of a user for an event.
+    pub async fn insert_claims(&self, claims: &[Claim]) -> StoreResult<Vec<Inserted>> {
+        self.ensure_indexes_once().await?;
+        let mut out = vec![Inserted::Stored; claims.len()];
+        if claims.is_empty() {
+            return Ok(out);
+        }
+        let res = self
+            .claims()
+            .insert_many(claims.iter().map(ClaimDoc::from))
+            .with_options(InsertManyOptions::builder().ordered(false).build())
+            .await
+            .map(|_| ());
+        for i in duplicate_indices(res)? {
+            let c = &claims[i];
+            // The holder may have been rejected since: then this claim may go in after all.
+            out[i] = match self.open_claim_for(&c.event_id, &c.user_id).await? {
+                Some(existing) => Inserted::Exists(Box::new(existing)),
+                None => match self.claims().insert_one(ClaimDoc::from(c)).await {
+                    Ok(_) => Inserted::Stored,
+                    Err(e) if is_duplicate_key(&e) => {
+                        match self.open_claim_for(&c.event_id, &c.user_id).await? {
+                            Some(existing) => Inserted::Exists(Box::new(existing)),
+                            None => return Err(e.into()),
                         }
                     }
-                }
-            }
-            self.release_claim_lock(event_id, user_id, &holder).await?;
+                    Err(e) => return Err(e.into()),
+                },
+            };
         }
-        Err(super::StoreError::Other(anyhow::anyhow!(
-            "could not acquire the claim lock"
-        )))
+        Ok(out)
     }
 
-    /// Deletes the lock only if it still belongs to `claim_id` (safe to repeat).
-    pub async fn release_claim_lock(
-        &self,
-        event_id: &EventId,
-        user_id: &UserId,
-        claim_id: &ClaimId,
-    ) -> StoreResult<()> {
-        self.locks()
-            .delete_one(
-                doc! {"_id": user_event_key(event_id, user_id), "claimId": claim_id.as_str()},
-            )
-            .await?;
-        Ok(())
-    }
-
-    pub async fn insert_claim(&self, c: &Claim) -> StoreResult<()> {
-        self.claims().insert_one(ClaimDoc::from(c)).await?;
-        Ok(())
+    pub async fn insert_claim(&self, c: &Claim) -> StoreResult<Inserted> {
+        let mut r = self.insert_claims(std::slice::from_ref(c)).await?;
+        Ok(r.remove(0))
     }
 
     pub async fn get_claim(&self, id: &ClaimId) -> StoreResult<Option<Claim>> {
@@ -188,43 +154,60 @@ impl Store {
             .map(Claim::from))
     }
 
-    /// Stores a decision; only a PENDING claim can be decided, so a replay changes nothing.
-    pub async fn store_decision(&self, decided: &Claim) -> StoreResult<bool> {
-        let res = self
-            .claims()
-            .replace_one(
-                doc! {"_id": decided.id.as_str(), "status": "PENDING"},
-                ClaimDoc::from(decided),
+    /// Takes the evaluation lease of every PENDING claim of `ids` no other batch holds, and
+    /// returns those claims (decided, unknown or busy ones are left out).
+    pub async fn lease_claims(
+        &self,
+        ids: &[ClaimId],
+        lease_ms: i64,
+        owner: &str,
+    ) -> StoreResult<Vec<Claim>> {
+        let now = now_ms();
+        let ids: Vec<&str> = ids.iter().map(|c| c.as_str()).collect();
+        self.claims()
+            .update_many(
+                doc! {"_id": {"$in": &ids}, "status": "PENDING", "leaseUntil": {"$lt": now}},
+                doc! {"$set": {"leaseUntil": now + lease_ms, "leaseOwner": owner}},
             )
             .await?;
-        Ok(res.matched_count == 1)
-    }
-
-    /// Takes the evaluation lease of a PENDING claim; None if decided or owned by another worker.
-    pub async fn lease_claim(&self, id: &ClaimId, lease_ms: i64) -> StoreResult<Option<Claim>> {
-        let now = now_ms();
-        Ok(self
+        let docs: Vec<ClaimDoc> = self
             .claims()
-            .find_one_and_update(
-                doc! {"_id": id.as_str(), "status": "PENDING", "leaseUntil": {"$lt": now}},
-                doc! {"$set": {"leaseUntil": now + lease_ms}},
-            )
-            .return_document(ReturnDocument::After)
+            .find(doc! {"_id": {"$in": &ids}, "status": "PENDING", "leaseOwner": owner})
             .await?
-            .map(Claim::from))
+            .try_collect()
+            .await?;
+        Ok(docs.into_iter().map(Claim::from).collect())
     }
 
-    pub async fn release_claim_lease(&self, id: &ClaimId) -> StoreResult<()> {
+    /// Hands the leases back at once (after a failure) instead of letting them expire.
+    pub async fn release_leases(&self, ids: &[ClaimId], owner: &str) -> StoreResult<()> {
+        let ids: Vec<&str> = ids.iter().map(|c| c.as_str()).collect();
         self.claims()
-            .update_one(
-                doc! {"_id": id.as_str(), "status": "PENDING"},
+            .update_many(
+                doc! {"_id": {"$in": ids}, "status": "PENDING", "leaseOwner": owner},
                 doc! {"$set": {"leaseUntil": 0_i64}},
             )
             .await?;
         Ok(())
     }
 
-    /// PENDING claims older than `older_than_ms`, each leased to this sweeper for `lease_ms`.
+    /// Stores decisions in one round trip. Only a PENDING claim still leased by `owner` is
+    /// replaced, so a replay or a batch whose lease ran out changes nothing.
+    pub async fn store_decisions(&self, decided: &[Claim], owner: &str) -> StoreResult<u64> {
+        let mut statements = Vec::with_capacity(decided.len());
+        for c in decided {
+            let doc = mongodb::bson::to_document(&ClaimDoc::from(c))
+                .map_err(|e| super::StoreError::Other(e.into()))?;
+            statements.push((
+                doc! {"_id": c.id.as_str(), "status": "PENDING", "leaseOwner": owner},
+                doc,
+            ));
+        }
+        self.update_each(COLLECTION, statements).await
+    }
+
+    /// PENDING claims older than `older_than_ms`, each leased to this sweeper for `lease_ms`
+    /// (another instance's sweeper skips them meanwhile).
     pub async fn sweep_stale_pending(
         &self,
         older_than_ms: i64,
@@ -240,20 +223,29 @@ impl Store {
             .await?
             .try_collect()
             .await?;
-        let mut ids = Vec::new();
-        for c in candidates {
-            let taken = self
-                .claims()
-                .find_one_and_update(
-                    doc! {"_id": &c.id, "status": "PENDING", "sweepUntil": {"$lt": now}},
-                    doc! {"$set": {"sweepUntil": now + lease_ms}},
-                )
-                .await?;
-            if taken.is_some() {
-                ids.push(ClaimId::stored(c.id));
-            }
+        if candidates.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(ids)
+        let ids: Vec<String> = candidates.into_iter().map(|c| c.id).collect();
+        let owner = crate::domain::new_id();
+        self.claims()
+            .update_many(
+                doc! {"_id": {"$in": &ids}, "status": "PENDING", "sweepUntil": {"$lt": now}},
+                doc! {"$set": {"sweepUntil": now + lease_ms, "sweepOwner": &owner}},
+            )
+            .await?;
+        let taken: Vec<Document> = self
+            .db
+            .collection::<Document>(COLLECTION)
+            .find(doc! {"_id": {"$in": &ids}, "sweepOwner": &owner})
+            .projection(doc! {"_id": 1})
+            .await?
+            .try_collect()
+            .await?;
+        Ok(taken
+            .into_iter()
+            .filter_map(|d| d.get_str("_id").ok().map(|s| ClaimId::stored(s.into())))
+            .collect())
     }
 
     pub async fn list_claims(
@@ -296,55 +288,96 @@ impl Store {
         Ok(docs.into_iter().map(Claim::from).collect())
     }
 
-    /// The claim currently holding the open-claim lock, if it is PENDING or APPROVED.
+    /// The user's PENDING or APPROVED claim for the event, if any.
     pub async fn open_claim_for(
         &self,
         event_id: &EventId,
         user_id: &UserId,
     ) -> StoreResult<Option<Claim>> {
-        let Some(lock) = self
-            .locks()
-            .find_one(doc! {"_id": user_event_key(event_id, user_id)})
-            .await?
-        else {
-            return Ok(None);
-        };
         Ok(self
-            .get_claim(&ClaimId::stored(lock.claim_id))
+            .claims()
+            .find_one(doc! {"openKey": user_event_key(event_id, user_id)})
             .await?
+            .map(Claim::from)
             .filter(|c| c.status != ClaimStatus::Rejected))
     }
 
-    /// The claim id holding the approval for (event, user), if any.
-    pub async fn approval_holder(
+    /// The claim holding the approval of each (event, user) of `claims` that has one.
+    pub async fn approval_holders(
         &self,
-        event_id: &EventId,
-        user_id: &UserId,
-    ) -> StoreResult<Option<ClaimId>> {
-        Ok(self
+        claims: &[&Claim],
+    ) -> StoreResult<HashMap<String, ClaimId>> {
+        let keys: Vec<String> = claims
+            .iter()
+            .map(|c| user_event_key(&c.event_id, &c.user_id))
+            .collect();
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let docs: Vec<Document> = self
             .approvals()
-            .find_one(doc! {"_id": user_event_key(event_id, user_id)})
+            .find(doc! {"_id": {"$in": keys}})
             .await?
-            .and_then(|d| {
-                d.get_str("claimId")
-                    .ok()
-                    .map(|s| ClaimId::stored(s.to_owned()))
-            }))
+            .try_collect()
+            .await?;
+        Ok(docs
+            .into_iter()
+            .filter_map(|d| {
+                let key = d.get_str("_id").ok()?.to_string();
+                let holder = d.get_str("claimId").ok()?.to_string();
+                Some((key, ClaimId::stored(holder)))
+            })
+            .collect())
     }
 
-    /// Inserts the approval; returns the claim id that holds it (ours, or an earlier one).
-    pub async fn insert_approval(&self, claim: &Claim) -> StoreResult<ClaimId> {
-        let key = user_event_key(&claim.event_id, &claim.user_id);
-        let d = doc! {"_id": &key, "claimId": claim.id.as_str(), "eventId": claim.event_id.as_str(),
-        "userId": claim.user_id.as_str(), "approvedAt": BsonDateTime::now()};
-        match self.approvals().insert_one(d).await {
-            Ok(_) => Ok(claim.id.clone()),
-            Err(e) if is_duplicate_key(&e) => Ok(self
-                .approval_holder(&claim.event_id, &claim.user_id)
-                .await?
-                .unwrap_or_else(|| ClaimId::stored(String::new()))),
-            Err(e) => Err(e.into()),
+    /// Inserts the approvals of `claims` in one round trip; returns, per claim id, the claim
+    /// that holds its (event, user) approval afterwards: itself, or an earlier one.
+    pub async fn insert_approvals(
+        &self,
+        claims: &[&Claim],
+    ) -> StoreResult<HashMap<ClaimId, ClaimId>> {
+        let mut out: HashMap<ClaimId, ClaimId> = claims
+            .iter()
+            .map(|c| (c.id.clone(), c.id.clone()))
+            .collect();
+        if claims.is_empty() {
+            return Ok(out);
         }
+        let now = BsonDateTime::now();
+        let docs: Vec<Document> = claims
+            .iter()
+            .map(|c| {
+                doc! {"_id": user_event_key(&c.event_id, &c.user_id), "claimId": c.id.as_str(),
+                "eventId": c.event_id.as_str(), "userId": c.user_id.as_str(), "approvedAt": now}
+            })
+            .collect();
+        let res = self
+            .approvals()
+            .insert_many(docs)
+            .with_options(InsertManyOptions::builder().ordered(false).build())
+            .await
+            .map(|_| ());
+        let refused: Vec<&Claim> = duplicate_indices(res)?
+            .into_iter()
+            .map(|i| claims[i])
+            .collect();
+        let holders = self.approval_holders(&refused).await?;
+        for c in refused {
+            let key = user_event_key(&c.event_id, &c.user_id);
+            if let Some(h) = holders.get(&key) {
+                out.insert(c.id.clone(), h.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Inserts one approval; returns the claim id that holds it (ours, or an earlier one).
+    pub async fn insert_approval(&self, claim: &Claim) -> StoreResult<ClaimId> {
+        let holders = self.insert_approvals(&[claim]).await?;
+        Ok(holders
+            .get(&claim.id)
+            .cloned()
+            .unwrap_or_else(|| claim.id.clone()))
     }
 
     pub async fn count_approvals(&self, event_id: &EventId) -> StoreResult<u64> {

@@ -1,10 +1,11 @@
 //! Grants and the transactional-outbox entries that publish `reward.granted`.
-use super::{is_duplicate_key, now_ms, Store, StoreResult};
+use super::{duplicate_indices, now_ms, Store, StoreResult};
 use crate::domain::claim::Claim;
 use crate::domain::event::Reward;
 use crate::domain::{ClaimId, EventId, UserId};
+use futures_util::TryStreamExt;
 use mongodb::bson::{doc, DateTime as BsonDateTime, Document};
-use mongodb::options::ReturnDocument;
+use mongodb::options::InsertManyOptions;
 use serde::{Deserialize, Serialize};
 
 pub const GRANTS: &str = "grants";
@@ -28,72 +29,106 @@ pub struct OutboxEntry {
 }
 
 impl Store {
-    /// Both documents are keyed by the claim id, so re-processing the same claim is a no-op.
-    pub async fn record_grant(&self, claim: &Claim) -> StoreResult<()> {
+    /// Grants and outbox entries of `claims`, one round trip each. Both are keyed by the claim
+    /// id, so recording the same claim again is a no-op.
+    pub async fn record_grants(&self, claims: &[&Claim]) -> StoreResult<()> {
+        if claims.is_empty() {
+            return Ok(());
+        }
         let granted_at = chrono::Utc::now();
-        let grant = doc! {"_id": claim.id.as_str(), "eventId": claim.event_id.as_str(), "userId": claim.user_id.as_str(),
-        "rewards": mongodb::bson::to_bson(&claim.rewards).map_err(anyhow::Error::from)?,
-        "grantedAt": BsonDateTime::from_chrono(granted_at)};
-        match self
+        let mut grants = Vec::with_capacity(claims.len());
+        let mut entries = Vec::with_capacity(claims.len());
+        for claim in claims {
+            grants.push(
+                doc! {"_id": claim.id.as_str(), "eventId": claim.event_id.as_str(),
+                "userId": claim.user_id.as_str(),
+                "rewards": mongodb::bson::to_bson(&claim.rewards).map_err(anyhow::Error::from)?,
+                "grantedAt": BsonDateTime::from_chrono(granted_at)},
+            );
+            let payload = serde_json::to_string(&RewardGranted {
+                claim_id: claim.id.clone(),
+                event_id: claim.event_id.clone(),
+                user_id: claim.user_id.clone(),
+                rewards: claim.rewards.clone(),
+                granted_at,
+            })
+            .map_err(anyhow::Error::from)?;
+            entries.push(
+                doc! {"_id": claim.id.as_str(), "routingKey": "reward.granted",
+                "payload": payload, "status": "PENDING", "leaseUntil": 0_i64, "attempts": 0_i64,
+                "createdAt": BsonDateTime::now()},
+            );
+        }
+        let unordered = || InsertManyOptions::builder().ordered(false).build();
+        let res = self
             .db
             .collection::<Document>(GRANTS)
-            .insert_one(grant)
+            .insert_many(grants)
+            .with_options(unordered())
             .await
-        {
-            Ok(_) => {}
-            Err(e) if is_duplicate_key(&e) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let payload = serde_json::to_string(&RewardGranted {
-            claim_id: claim.id.clone(),
-            event_id: claim.event_id.clone(),
-            user_id: claim.user_id.clone(),
-            rewards: claim.rewards.clone(),
-            granted_at,
-        })
-        .map_err(anyhow::Error::from)?;
-        let entry = doc! {"_id": claim.id.as_str(), "routingKey": "reward.granted", "payload": payload,
-        "status": "PENDING", "leaseUntil": 0_i64, "attempts": 0_i64,
-        "createdAt": BsonDateTime::now()};
-        match self
+            .map(|_| ());
+        duplicate_indices(res)?;
+        let res = self
             .db
             .collection::<Document>(OUTBOX)
-            .insert_one(entry)
+            .insert_many(entries)
+            .with_options(unordered())
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_duplicate_key(&e) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+            .map(|_| ());
+        duplicate_indices(res)?;
+        Ok(())
     }
 
-    /// Leases the next unsent entry (multi-instance safe: only one relay holds a lease).
-    pub async fn lease_outbox(&self, lease_ms: i64) -> StoreResult<Option<OutboxEntry>> {
+    /// Leases up to `limit` unsent entries to this relay (multi-instance safe: an entry is
+    /// leased by one relay at a time).
+    pub async fn lease_outbox(&self, lease_ms: i64, limit: i64) -> StoreResult<Vec<OutboxEntry>> {
         let now = now_ms();
-        let d = self
-            .db
-            .collection::<Document>(OUTBOX)
-            .find_one_and_update(
-                doc! {"status": "PENDING", "leaseUntil": {"$lt": now}},
-                doc! {"$set": {"leaseUntil": now + lease_ms}, "$inc": {"attempts": 1_i64}},
-            )
-            .return_document(ReturnDocument::After)
+        let outbox = self.db.collection::<Document>(OUTBOX);
+        let due: Vec<Document> = outbox
+            .find(doc! {"status": "PENDING", "leaseUntil": {"$lt": now}})
+            .projection(doc! {"_id": 1})
+            .limit(limit)
+            .await?
+            .try_collect()
             .await?;
-        Ok(d.map(|d| OutboxEntry {
-            id: d.get_str("_id").unwrap_or_default().to_string(),
-            routing_key: d
-                .get_str("routingKey")
-                .unwrap_or("reward.granted")
-                .to_string(),
-            payload: d.get_str("payload").unwrap_or_default().to_string(),
-        }))
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = due.iter().filter_map(|d| d.get_str("_id").ok()).collect();
+        let owner = crate::domain::new_id();
+        outbox
+            .update_many(
+                doc! {"_id": {"$in": &ids}, "status": "PENDING", "leaseUntil": {"$lt": now}},
+                doc! {"$set": {"leaseUntil": now + lease_ms, "leaseOwner": &owner},
+                "$inc": {"attempts": 1_i64}},
+            )
+            .await?;
+        let leased: Vec<Document> = outbox
+            .find(doc! {"_id": {"$in": &ids}, "leaseOwner": &owner})
+            .await?
+            .try_collect()
+            .await?;
+        Ok(leased
+            .into_iter()
+            .map(|d| OutboxEntry {
+                id: d.get_str("_id").unwrap_or_default().to_string(),
+                routing_key: d
+                    .get_str("routingKey")
+                    .unwrap_or("reward.granted")
+                    .to_string(),
+                payload: d.get_str("payload").unwrap_or_default().to_string(),
+            })
+            .collect())
     }
 
-    pub async fn mark_outbox_sent(&self, id: &str) -> StoreResult<()> {
+    pub async fn mark_outbox_sent(&self, ids: &[String]) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         self.db
             .collection::<Document>(OUTBOX)
-            .update_one(
-                doc! {"_id": id},
+            .update_many(
+                doc! {"_id": {"$in": ids}},
                 doc! {"$set": {"status": "SENT", "sentAtMs": now_ms()}},
             )
             .await?;
@@ -101,11 +136,14 @@ impl Store {
     }
 
     /// After a failed publish, retry soon instead of waiting for the whole lease.
-    pub async fn retry_outbox_after(&self, id: &str, delay_ms: i64) -> StoreResult<()> {
+    pub async fn retry_outbox_after(&self, ids: &[String], delay_ms: i64) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         self.db
             .collection::<Document>(OUTBOX)
-            .update_one(
-                doc! {"_id": id, "status": "PENDING"},
+            .update_many(
+                doc! {"_id": {"$in": ids}, "status": "PENDING"},
                 doc! {"$set": {"leaseUntil": now_ms() + delay_ms}},
             )
             .await?;

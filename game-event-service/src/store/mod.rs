@@ -10,6 +10,8 @@ use mongodb::bson::{doc, Document};
 use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Database, IndexModel};
 use secrecy::ExposeSecret;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +68,9 @@ pub fn now_ms() -> i64 {
 #[derive(Clone)]
 pub struct Store {
     pub db: Database,
+    /// Set once `ensure_indexes` succeeded: the unique `openKey` index is a rule, not only
+    /// speed, so claims are accepted only after it exists.
+    indexes_ready: Arc<AtomicBool>,
 }
 
 impl Store {
@@ -82,6 +87,7 @@ impl Store {
         let client = Client::with_options(opts)?;
         Ok(Store {
             db: client.database(database),
+            indexes_ready: Arc::default(),
         })
     }
 
@@ -122,8 +128,17 @@ impl Store {
         Ok(())
     }
 
-    /// Secondary indexes only speed queries up: every uniqueness rule lives on `_id`, which
-    /// exists before any write, so serving while these are being built is safe.
+    /// Creates the indexes unless this instance did already.
+    pub async fn ensure_indexes_once(&self) -> StoreResult<()> {
+        if self.indexes_ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.ensure_indexes().await
+    }
+
+    /// Every index the engine's queries use. Uniqueness lives on `_id`, except the one open
+    /// claim per user and event (`claims.openKey`, unique and sparse: REJECTED claims drop the
+    /// field); claims are accepted only once it exists (`ensure_indexes_once`).
     pub async fn ensure_indexes(&self) -> StoreResult<()> {
         let idx = |keys: mongodb::bson::Document| {
             IndexModel::builder()
@@ -143,6 +158,10 @@ impl Store {
                 idx(doc! {"userId": 1, "requestedAt": -1}),
                 idx(doc! {"eventId": 1, "requestedAt": -1}),
                 idx(doc! {"status": 1, "requestedAt": 1}),
+                IndexModel::builder()
+                    .keys(doc! {"openKey": 1})
+                    .options(IndexOptions::builder().unique(true).sparse(true).build())
+                    .build(),
             ])
             .await?;
         self.db
@@ -161,6 +180,7 @@ impl Store {
             .collection::<mongodb::bson::Document>(grants::OUTBOX)
             .create_indexes([idx(doc! {"status": 1, "leaseUntil": 1})])
             .await?;
+        self.indexes_ready.store(true, Ordering::Release);
         Ok(())
     }
 }

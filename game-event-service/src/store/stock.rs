@@ -317,6 +317,40 @@ impl Store {
         Ok(())
     }
 
+    /// Gives back the units any of `claims` hold (see `release_stock`); two reads when none
+    /// does, which is the common case for rejected claims.
+    pub async fn release_units(&self, event_id: &EventId, claims: &[ClaimId]) -> StoreResult<()> {
+        if claims.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = claims.iter().map(|c| c.as_str()).collect();
+        let reserved: HashSet<String> = self
+            .reservations()
+            .find(doc! {"_id": {"$in": &ids}})
+            .projection(doc! {"_id": 1})
+            .await?
+            .try_collect::<Vec<Document>>()
+            .await?
+            .into_iter()
+            .filter_map(|d| d.get_str("_id").ok().map(str::to_owned))
+            .collect();
+        let marked: HashSet<String> = self
+            .read_shards(event_id, stock::ALL_TIME)
+            .await?
+            .into_iter()
+            .flat_map(|s| s.ops)
+            .collect();
+        for c in claims {
+            let holds = reserved.contains(c.as_str())
+                || marked.contains(&take_marker(c))
+                || marked.contains(&release_marker(c));
+            if holds {
+                self.release_stock(event_id, c).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Units taken of the event's all-time stock.
     pub async fn stock_count(&self, event_id: &EventId) -> StoreResult<i64> {
         Ok(self
