@@ -8,6 +8,7 @@ pub mod eligibility;
 pub mod errors;
 pub mod event;
 pub mod ids;
+mod openapi;
 pub mod period;
 pub mod recurrence;
 pub mod stock;

@@ -83,6 +83,9 @@ pub async fn create_claim(
     let key = IdempotencyKey::from_request(&req)
         .map_err(|f| ApiError::InvalidField(f.field, f.message))?;
     let event = super::lookup::load_visible(&state, &id, &path).await?;
+    if event.status == crate::domain::event::EventStatus::Paused {
+        return Err(ApiError::EventPaused);
+    }
     let Some(key) = key else {
         return submit(&state, &id.user_id, &req, &event).await;
     };

@@ -6,9 +6,12 @@ use crate::error::ApiError;
 use crate::extract::path_id;
 use crate::state::AppState;
 
-/// USERs see only ACTIVE events; nobody sees archived ones.
+/// What a USER may see: ACTIVE events, and PAUSED ones (a pause is not a withdrawal).
+pub const PLAYER_STATUSES: [EventStatus; 2] = [EventStatus::Active, EventStatus::Paused];
+
+/// USERs see only ACTIVE and PAUSED events; nobody sees archived ones.
 pub fn visible_to(event: &Event, id: &Identity) -> bool {
-    event.archived_at.is_none() && (id.roles.is_staff() || event.status == EventStatus::Active)
+    event.archived_at.is_none() && (id.roles.is_staff() || PLAYER_STATUSES.contains(&event.status))
 }
 
 pub fn event_id(raw: &str) -> Result<EventId, ApiError> {

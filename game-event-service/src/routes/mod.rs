@@ -5,6 +5,7 @@ pub mod eligibility;
 pub mod events;
 pub mod health;
 pub mod lookup;
+pub mod periods;
 pub mod progress;
 pub mod rewards;
 
@@ -21,6 +22,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     eligibility::config(cfg);
     claims::config(cfg);
     progress::config(cfg);
+    periods::config(cfg);
 }
 
 /// A resource whose other methods answer 405 problem+json.

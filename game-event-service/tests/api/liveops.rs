@@ -1,0 +1,278 @@
+//! SPEC §8: recurring periods, PAUSED, segments, audiences, the audit log, stats and forecast.
+use crate::helpers::*;
+use serde_json::{json, Value};
+
+async fn patch(app: &TestApp, id: &str, body: Value) -> Resp {
+    app.request(
+        reqwest::Method::PATCH,
+        &format!("/events/{id}"),
+        Some(&app.operator()),
+        Some(body),
+        &[],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn recurring_event_lists_its_periods_in_local_time() {
+    let app = spawn_app().await;
+    // Daily at 05:00 in Seoul (UTC+9, no DST) = 20:00 UTC the day before.
+    let e = app
+        .create_event(json!({
+            "timezone": "Asia/Seoul",
+            "startsAt": "2020-01-01T00:00:00Z",
+            "endsAt": "2099-01-01T00:00:00Z",
+            "recurrence": {"every": "DAY", "resetAt": "05:00"},
+            "maxClaimsPerPeriod": 100,
+        }))
+        .await;
+    assert_eq!(e["recurrence"], json!({"every": "DAY", "resetAt": "05:00"}));
+    assert_eq!(e["maxClaimsPerPeriod"], 100);
+    let id = e["id"].as_str().unwrap();
+    let user = app.token("player-1", &["USER"]);
+
+    let r = app
+        .get(&format!("/events/{id}/periods?count=3"), &user)
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let items = r.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    let now = chrono::Utc::now();
+    let start = |i: usize| -> chrono::DateTime<chrono::Utc> {
+        items[i]["startsAt"].as_str().unwrap().parse().unwrap()
+    };
+    let end = |i: usize| -> chrono::DateTime<chrono::Utc> {
+        items[i]["endsAt"].as_str().unwrap().parse().unwrap()
+    };
+    assert!(start(0) <= now && now < end(0), "{items:?}");
+    for i in 0..3 {
+        assert_eq!(end(i) - start(i), chrono::Duration::hours(24));
+        assert_eq!(start(i).format("%H:%M").to_string(), "20:00");
+    }
+    assert_eq!(end(0), start(1));
+
+    // Default count, and the cap.
+    let r = app.get(&format!("/events/{id}/periods"), &user).await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 10);
+    for bad in ["count=51", "count=0", "count=x"] {
+        let r = app.get(&format!("/events/{id}/periods?{bad}"), &user).await;
+        assert_eq!(r.status, 400, "{bad}");
+        assert_eq!(r.body["field"], "count", "{bad}");
+    }
+    let r = app
+        .get(&format!("/events/{id}/periods?every=DAY"), &user)
+        .await;
+    assert_eq!(r.status, 400);
+
+    // A plain event has one period, its window.
+    let plain = app.create_event(json!({})).await;
+    let r = app
+        .get(
+            &format!("/events/{}/periods?count=5", plain["id"].as_str().unwrap()),
+            &user,
+        )
+        .await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+    let ms = |v: &Value| {
+        v.as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap()
+            .timestamp_millis()
+    };
+    assert_eq!(ms(&r.body["items"][0]["endsAt"]), ms(&plain["endsAt"]));
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn bad_recurrence_audience_and_period_stock_name_their_field() {
+    let app = spawn_app().await;
+    let op = app.operator();
+    let base = json!({
+        "title": "t", "startsAt": "2030-01-01T00:00:00Z", "endsAt": "2030-02-01T00:00:00Z",
+    });
+    let with = |k: &str, v: Value| {
+        let mut b = base.clone();
+        b[k] = v;
+        b
+    };
+    let cases = [
+        (
+            with("recurrence", json!({"every": "WEEK", "resetDay": 5})),
+            422,
+            "recurrence.resetDay",
+        ),
+        (
+            with("recurrence", json!({"every": "DAY", "resetDay": "MON"})),
+            422,
+            "recurrence.resetDay",
+        ),
+        (
+            with("recurrence", json!({"every": "DAY", "resetAt": "25:00"})),
+            400,
+            "recurrence.resetAt",
+        ),
+        (
+            with("recurrence", json!({"every": "HOUR"})),
+            400,
+            "recurrence.every",
+        ),
+        (
+            with("recurrence", json!({"every": "DAY", "x": 1})),
+            400,
+            "recurrence.x",
+        ),
+        (
+            with("maxClaimsPerPeriod", json!(5)),
+            422,
+            "maxClaimsPerPeriod",
+        ),
+        (
+            with("audience", json!({"rolloutPercent": 0})),
+            422,
+            "audience.rolloutPercent",
+        ),
+        (
+            with("audience", json!({"rolloutPercent": 101})),
+            422,
+            "audience.rolloutPercent",
+        ),
+        (
+            with("audience", json!({"segments": []})),
+            422,
+            "audience.segments",
+        ),
+        (
+            with("audience", json!({"segments": ["$gt"]})),
+            422,
+            "audience.segments[0]",
+        ),
+        (
+            with(
+                "audience",
+                json!({"registeredAfter": "2030-01-02T00:00:00Z", "registeredBefore": "2030-01-01T00:00:00Z"}),
+            ),
+            422,
+            "audience.registeredBefore",
+        ),
+        (
+            with("audience", json!({"country": "KR"})),
+            400,
+            "audience.country",
+        ),
+    ];
+    for (body, status, field) in cases {
+        let r = app.post("/events", &op, body.clone()).await;
+        assert_eq!(r.status, status, "{body}: {:?}", r.body);
+        let named = r.body["field"] == field
+            || r.body["errors"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|x| x["field"] == field));
+        assert!(named, "{body}: expected {field}, got {:?}", r.body);
+    }
+
+    // A PATCH runs the same rules, and null removes a recurrence.
+    let e = app
+        .create_event(json!({"status": "DRAFT", "recurrence": {"every": "MONTH", "resetDay": 15}}))
+        .await;
+    assert_eq!(e["recurrence"]["resetDay"], 15);
+    let id = e["id"].as_str().unwrap();
+    let r = patch(
+        &app,
+        id,
+        json!({"version": 1, "recurrence": {"every": "MONTH", "resetDay": "TUE"}}),
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.body["field"], "recurrence.resetDay");
+    let r = patch(
+        &app,
+        id,
+        json!({"version": 1, "recurrence": {"every": "WEEK"}, "audience": {"rolloutPercent": 50}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.body["recurrence"],
+        json!({"every": "WEEK", "resetAt": "00:00", "resetDay": "MON"})
+    );
+    assert_eq!(r.body["audience"], json!({"rolloutPercent": 50}));
+    let r = patch(
+        &app,
+        id,
+        json!({"version": 2, "recurrence": null, "audience": null}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(r.body.get("recurrence").is_none() && r.body.get("audience").is_none());
+    // And it round-trips through the store.
+    app.state.cache.invalidate(&eid(id)).await;
+    let r = app.get(&format!("/events/{id}"), &op).await;
+    assert_eq!(r.body["version"], 3);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn paused_event_stays_visible_and_refuses_new_claims() {
+    let app = spawn_app().await;
+    let e = app.create_event(json!({})).await;
+    let id = e["id"].as_str().unwrap();
+    let user = app.token("player-p", &["USER"]);
+
+    let r = patch(&app, id, json!({"version": 1, "status": "PAUSED"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["status"], "PAUSED");
+
+    let r = app.get(&format!("/events/{id}"), &user).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["status"], "PAUSED");
+    let r = app.get("/events", &user).await;
+    assert!(r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["id"] == id));
+    let r = app.get("/events?status=PAUSED", &user).await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+    let r = app.get("/events?claimable=true", &user).await;
+    assert!(r.body["items"].as_array().unwrap().is_empty());
+
+    let r = app.claim(id, &user, &[]).await;
+    assert_eq!(r.status, 409, "{:?}", r.body);
+    assert_eq!(r.body["code"], "EVENT_PAUSED");
+    assert!(r.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/problem+json"));
+    let r = app
+        .get(&format!("/claims?eventId={id}"), &app.admin())
+        .await;
+    assert!(
+        r.body["items"].as_array().unwrap().is_empty(),
+        "nothing stored"
+    );
+
+    // PAUSED only goes back to ACTIVE; only ACTIVE pauses; nothing is created PAUSED.
+    let r = patch(&app, id, json!({"version": 2, "status": "INACTIVE"})).await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.body["field"], "status");
+    let r = patch(&app, id, json!({"version": 2, "status": "ACTIVE"})).await;
+    assert_eq!(r.status, 200);
+    let r = app.claim(id, &user, &[]).await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let draft = app.create_event(json!({"status": "DRAFT"})).await;
+    let r = patch(
+        &app,
+        draft["id"].as_str().unwrap(),
+        json!({"version": 1, "status": "PAUSED"}),
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.body["field"], "status");
+    let r = app
+        .post("/events", &app.operator(), json!({"title": "t", "startsAt": "2030-01-01T00:00:00Z", "endsAt": "2030-02-01T00:00:00Z", "status": "PAUSED"}))
+        .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.body["field"], "status");
+    app.cleanup().await;
+}
