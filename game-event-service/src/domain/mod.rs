@@ -11,6 +11,7 @@ pub mod ids;
 mod openapi;
 pub mod period;
 pub mod recurrence;
+pub mod segment;
 pub mod stock;
 
 pub use errors::{FieldError, FieldErrors};

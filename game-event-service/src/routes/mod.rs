@@ -8,6 +8,7 @@ pub mod lookup;
 pub mod periods;
 pub mod progress;
 pub mod rewards;
+pub mod segments;
 
 use crate::error::ApiError;
 use actix_web::HttpResponse;
@@ -23,6 +24,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     claims::config(cfg);
     progress::config(cfg);
     periods::config(cfg);
+    segments::config(cfg);
 }
 
 /// A resource whose other methods answer 405 problem+json.

@@ -4,6 +4,7 @@ pub mod activities;
 pub mod claims;
 pub mod events;
 pub mod grants;
+pub mod segments;
 pub mod stock;
 
 use mongodb::bson::{doc, Document};
@@ -160,6 +161,10 @@ impl Store {
         self.db
             .collection::<mongodb::bson::Document>(grants::OUTBOX)
             .create_indexes([idx(doc! {"status": 1, "leaseUntil": 1})])
+            .await?;
+        self.db
+            .collection::<mongodb::bson::Document>(segments::MEMBERS)
+            .create_indexes([idx(doc! {"segmentId": 1, "userId": 1})])
             .await?;
         Ok(())
     }

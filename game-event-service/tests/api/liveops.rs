@@ -276,3 +276,116 @@ async fn paused_event_stays_visible_and_refuses_new_claims() {
     assert_eq!(r.body["field"], "status");
     app.cleanup().await;
 }
+
+async fn delete_json(app: &TestApp, path: &str, token: &str, body: Value) -> Resp {
+    app.request(reqwest::Method::DELETE, path, Some(token), Some(body), &[])
+        .await
+}
+
+#[tokio::test]
+async fn segments_hold_members_idempotently_and_page_them() {
+    let app = spawn_app().await;
+    let op = app.operator();
+    let user = app.token("player-s", &["USER"]);
+    let auditor = app.token("auditor-1", &["AUDITOR"]);
+
+    let r = app
+        .post(
+            "/segments",
+            &op,
+            json!({"name": "Whales", "description": "top spenders"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let sid = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(r.headers["location"], format!("/segments/{sid}").as_str());
+    assert_eq!(r.body["createdBy"], "operator-1");
+    for (who, status) in [(&user, 403), (&auditor, 403)] {
+        let r = app.post("/segments", who, json!({"name": "x"})).await;
+        assert_eq!(r.status, status);
+    }
+    let r = app.post("/segments", &op, json!({"name": " "})).await;
+    assert_eq!((r.status, r.body["field"].clone()), (422, json!("name")));
+    let r = app
+        .post("/segments", &op, json!({"name": "x", "owner": "me"}))
+        .await;
+    assert_eq!((r.status, r.body["field"].clone()), (400, json!("owner")));
+
+    // 10,000 ids in one call; the same call again adds nothing.
+    let ids: Vec<String> = (0..10_000).map(|i| format!("user-{i:05}")).collect();
+    let path = format!("/segments/{sid}/members");
+    let r = app.post(&path, &op, json!({"userIds": ids})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body, json!({"added": 10000, "alreadyMembers": 0}));
+    let r = app
+        .post(
+            &path,
+            &op,
+            json!({"userIds": ["user-00000", "user-00001", "new-1", "new-1"]}),
+        )
+        .await;
+    assert_eq!(r.body, json!({"added": 1, "alreadyMembers": 2}));
+    let too_many: Vec<String> = (0..10_001).map(|i| format!("u{i}")).collect();
+    let r = app.post(&path, &op, json!({"userIds": too_many})).await;
+    assert_eq!((r.status, r.body["field"].clone()), (422, json!("userIds")));
+    let r = app
+        .post(&path, &op, json!({"userIds": ["ok", {"$gt": ""}]}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["field"].clone()),
+        (400, json!("userIds[1]"))
+    );
+    let r = app.post(&path, &user, json!({"userIds": ["x"]})).await;
+    assert_eq!(r.status, 403);
+
+    let r = app.get(&format!("/segments/{sid}"), &auditor).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["memberCount"], 10001);
+    assert_eq!(
+        app.get(&format!("/segments/{sid}"), &user).await.status,
+        403
+    );
+    assert_eq!(app.get("/segments/nope", &op).await.status, 404);
+    let r = app.get("/segments", &auditor).await;
+    assert_eq!(r.body["items"][0]["id"], sid.as_str());
+
+    let r = delete_json(
+        &app,
+        &path,
+        &op,
+        json!({"userIds": ["new-1", "user-00002", "never"]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body, json!({"removed": 2}));
+
+    // Pages in user id order, every member once.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let q = match &cursor {
+            Some(c) => format!("{path}?limit=100&cursor={c}"),
+            None => format!("{path}?limit=100"),
+        };
+        let r = app.get(&q, &auditor).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        for m in r.body["items"].as_array().unwrap() {
+            seen.push(m["userId"].as_str().unwrap().to_string());
+        }
+        match r.body["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+        if seen.len() > 300 {
+            break;
+        }
+    }
+    assert_eq!(&seen[..3], ["user-00000", "user-00001", "user-00003"]);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, seen);
+    let r = app.get(&format!("{path}?cursor=bad"), &auditor).await;
+    assert_eq!((r.status, r.body["field"].clone()), (400, json!("cursor")));
+    app.cleanup().await;
+}
