@@ -174,6 +174,7 @@ pub async fn list_events(
         .await?;
     let full = events.len() as i64 == page.limit;
     let last_id = events.last().map(|e| e.id.to_string());
+    let events = super::lookup::seen_only(&state, &id, events).await?;
     let items = if q.claimable.is_some_and(|c| c.0) {
         super::eligibility::claimable_only(&state, &id, events).await?
     } else {

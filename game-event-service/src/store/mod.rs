@@ -6,6 +6,7 @@ pub mod events;
 pub mod grants;
 pub mod segments;
 pub mod stock;
+pub mod users;
 
 use mongodb::bson::{doc, Document};
 use mongodb::options::{ClientOptions, IndexOptions};

@@ -389,3 +389,163 @@ async fn segments_hold_members_idempotently_and_page_them() {
     assert_eq!((r.status, r.body["field"].clone()), (400, json!("cursor")));
     app.cleanup().await;
 }
+
+async fn register(app: &TestApp, user: &str, at: &str) {
+    let body = json!({
+        "messageId": uuid::Uuid::now_v7().to_string(), "userId": user, "email": format!("{user}@x.io"),
+        "nickname": user, "invitedBy": null, "occurredAt": at,
+    });
+    app.state
+        .broker
+        .publish(
+            &app.settings.amqp.auth_events_exchange,
+            "user.registered",
+            serde_json::to_vec(&body).unwrap(),
+            body["messageId"].as_str().unwrap(),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn outside_the_audience_an_event_is_invisible_and_unclaimable() {
+    let app = spawn_app().await;
+    let op = app.operator();
+    let r = app.post("/segments", &op, json!({"name": "vip"})).await;
+    let sid = r.body["id"].as_str().unwrap().to_string();
+    let r = app
+        .post(
+            &format!("/segments/{sid}/members"),
+            &op,
+            json!({"userIds": ["vip-1"]}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let seg_event = app
+        .create_event(json!({"audience": {"segments": [sid]}}))
+        .await;
+    let seg_id = seg_event["id"].as_str().unwrap().to_string();
+    let new_event = app
+        .create_event(json!({"audience": {"registeredAfter": "2026-06-01T00:00:00Z"}}))
+        .await;
+    let new_id = new_event["id"].as_str().unwrap().to_string();
+    register(&app, "newbie", "2026-07-01T00:00:00Z").await;
+    register(&app, "veteran", "2025-01-01T00:00:00Z").await;
+    wait_until(std::time::Duration::from_secs(10), || async {
+        let s = &app.state.store;
+        s.registered_at(&game_event_service::domain::UserId::parse("newbie").unwrap())
+            .await
+            .unwrap()
+            .is_some()
+            && s.registered_at(&game_event_service::domain::UserId::parse("veteran").unwrap())
+                .await
+                .unwrap()
+                .is_some()
+    })
+    .await
+    .expect("registrations recorded");
+
+    let ids_for = |token: String| {
+        let app = &app;
+        async move {
+            let mut out = Vec::new();
+            for q in ["/events", "/events?claimable=true"] {
+                let r = app.get(q, &token).await;
+                assert_eq!(r.status, 200);
+                out.push(
+                    r.body["items"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|e| e["id"].as_str().unwrap().to_string())
+                        .collect::<Vec<_>>(),
+                );
+            }
+            out
+        }
+    };
+    let vip = app.token("vip-1", &["USER"]);
+    let newbie = app.token("newbie", &["USER"]);
+    let veteran = app.token("veteran", &["USER"]);
+    let stranger = app.token("stranger", &["USER"]);
+    assert_eq!(ids_for(vip.clone()).await, vec![vec![seg_id.clone()]; 2]);
+    assert_eq!(ids_for(newbie.clone()).await, vec![vec![new_id.clone()]; 2]);
+    assert_eq!(
+        ids_for(veteran.clone()).await,
+        vec![Vec::<String>::new(); 2]
+    );
+    assert_eq!(
+        ids_for(stranger.clone()).await,
+        vec![Vec::<String>::new(); 2]
+    );
+    // Staff see both.
+    assert_eq!(ids_for(op.clone()).await[0].len(), 2);
+
+    // Reads and claims from outside: 404, as if there were no such event; nothing stored.
+    for (token, event) in [
+        (&veteran, &new_id),
+        (&stranger, &new_id),
+        (&newbie, &seg_id),
+    ] {
+        for path in [
+            format!("/events/{event}"),
+            format!("/events/{event}/eligibility"),
+            format!("/events/{event}/periods"),
+        ] {
+            let r = app.get(&path, token).await;
+            assert_eq!(
+                (r.status, r.body["code"].clone()),
+                (404, json!("NOT_FOUND")),
+                "{path}"
+            );
+        }
+        let r = app.claim(event, token, &[]).await;
+        assert_eq!(r.status, 404, "{:?}", r.body);
+    }
+    // ADMIN sees the event but is held to the audience when claiming.
+    let r = app.claim(&seg_id, &app.admin(), &[]).await;
+    assert_eq!(r.status, 404);
+    let r = app.get("/claims", &app.admin()).await;
+    assert!(
+        r.body["items"].as_array().unwrap().is_empty(),
+        "{:?}",
+        r.body
+    );
+
+    // Inside: visible and claimable.
+    assert_eq!(
+        app.get(&format!("/events/{seg_id}"), &vip).await.status,
+        200
+    );
+    let r = app.claim(&seg_id, &vip, &[]).await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let r = app.claim(&new_id, &newbie, &[]).await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+
+    // Membership is read per request, so the cached event follows a membership change at once.
+    let r = delete_json(
+        &app,
+        &format!("/segments/{sid}/members"),
+        &op,
+        json!({"userIds": ["vip-1"]}),
+    )
+    .await;
+    assert_eq!(r.body["removed"], 1);
+    assert_eq!(
+        app.get(&format!("/events/{seg_id}"), &vip).await.status,
+        404
+    );
+
+    // A rollout admits a stable share: at 100 everyone, at 1 about one in a hundred.
+    let all = app
+        .create_event(json!({"audience": {"rolloutPercent": 100}}))
+        .await;
+    let r = app
+        .get(
+            &format!("/events/{}", all["id"].as_str().unwrap()),
+            &stranger,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    app.cleanup().await;
+}
