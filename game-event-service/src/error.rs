@@ -35,6 +35,8 @@ pub enum ApiError {
     ClaimExists(Box<Value>),
     #[error("{0}")]
     Conflict(String),
+    #[error("the event is paused: it takes no new claims until it is ACTIVE again")]
+    EventPaused,
     #[error("Idempotency-Key was already used for a different request")]
     IdempotencyKeyReused,
     #[error("{0} is unavailable")]
@@ -66,6 +68,7 @@ impl ApiError {
             ApiError::VersionConflict(_) => "VERSION_CONFLICT",
             ApiError::ClaimExists(_) => "CLAIM_EXISTS",
             ApiError::Conflict(_) => "CONFLICT",
+            ApiError::EventPaused => "EVENT_PAUSED",
             ApiError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             ApiError::ServiceUnavailable(_) => "SERVICE_UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
@@ -140,9 +143,10 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::VersionConflict(_) | ApiError::ClaimExists(_) | ApiError::Conflict(_) => {
-                StatusCode::CONFLICT
-            }
+            ApiError::VersionConflict(_)
+            | ApiError::ClaimExists(_)
+            | ApiError::Conflict(_)
+            | ApiError::EventPaused => StatusCode::CONFLICT,
             ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

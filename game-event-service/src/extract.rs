@@ -14,6 +14,11 @@ use std::collections::HashSet;
 /// JSON body parsed with `serde_path_to_error` so type errors name the offending field.
 pub struct ValidJson<T>(pub T);
 
+/// A route's own body limit (resource `app_data`), for bodies that are large by design such as
+/// 10,000 user ids; other routes keep the configured limit.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if std::str::from_utf8(bytes).is_err() {
         return Err(ApiError::MalformedJson("body is not valid UTF-8".into()));
@@ -71,10 +76,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
             .get(actix_web::http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.to_ascii_lowercase());
-        let limit = req
-            .app_data::<web::Data<crate::state::AppState>>()
-            .map(|s| s.settings.app.body_limit_bytes)
-            .unwrap_or(256 * 1024);
+        let limit = req.app_data::<BodyLimit>().map(|l| l.0).unwrap_or_else(|| {
+            req.app_data::<web::Data<crate::state::AppState>>()
+                .map(|s| s.settings.app.body_limit_bytes)
+                .unwrap_or(256 * 1024)
+        });
         let mut payload = payload.take();
         Box::pin(async move {
             let is_json = ct

@@ -94,6 +94,10 @@ id_type!(
     /// A player or staff member (the `sub` of an access token).
     UserId
 );
+id_type!(
+    /// A segment of players (an audience names segments).
+    SegmentId
+);
 
 #[cfg(test)]
 mod tests {

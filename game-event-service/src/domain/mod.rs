@@ -8,8 +8,10 @@ pub mod eligibility;
 pub mod errors;
 pub mod event;
 pub mod ids;
+mod openapi;
 pub mod period;
 pub mod recurrence;
+pub mod segment;
 pub mod stock;
 
 pub use errors::{FieldError, FieldErrors};

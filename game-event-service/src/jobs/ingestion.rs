@@ -83,6 +83,16 @@ impl Ingestor {
                 return Outcome::DeadLetter;
             }
         };
+        if d.routing_key == "user.registered" {
+            if let Some(user) = UserId::parse(&ev.user_id) {
+                // Audiences bound by registration time read this; it must land before the ack.
+                if let Err(e) = self.store.record_registration(&user, ev.occurred_at).await {
+                    slog::warn!(self.logger, "registration not recorded"; "error" => e.to_string());
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                    return Outcome::Requeue;
+                }
+            }
+        }
         let (key, user, subject) = match d.routing_key.as_str() {
             "user.logged_in" => (LOGIN, ev.user_id, None),
             "user.registered" => match ev.invited_by {

@@ -83,6 +83,14 @@ pub async fn create_claim(
     let key = IdempotencyKey::from_request(&req)
         .map_err(|f| ApiError::InvalidField(f.field, f.message))?;
     let event = super::lookup::load_visible(&state, &id, &path).await?;
+    // Staff see every event, but a claim is a player's: the audience holds for ADMIN too, and
+    // is checked before anything is stored.
+    if !super::lookup::in_audience(&state, &event, &id.user_id).await? {
+        return Err(ApiError::NotFound("event not found".into()));
+    }
+    if event.status == crate::domain::event::EventStatus::Paused {
+        return Err(ApiError::EventPaused);
+    }
     let Some(key) = key else {
         return submit(&state, &id.user_id, &req, &event).await;
     };

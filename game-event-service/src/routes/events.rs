@@ -138,11 +138,13 @@ fn filter_for(q: &EventListParams, id: &Identity) -> Result<Option<EventFilter>,
         to: q.to.as_ref().map(|t| t.0),
     };
     if !id.roles.is_staff() {
-        if q.status.is_some_and(|s| s != EventStatus::Active) {
+        let player = super::lookup::PLAYER_STATUSES;
+        match q.status {
             // Nothing a USER may see matches.
-            return Ok(None);
+            Some(s) if !player.contains(&s) => return Ok(None),
+            Some(s) => filter.statuses = Some(vec![s]),
+            None => filter.statuses = Some(player.to_vec()),
         }
-        filter.statuses = Some(vec![EventStatus::Active]);
     }
     if q.claimable.as_ref().is_some_and(|c| c.0) {
         filter.statuses = Some(vec![EventStatus::Active]);
@@ -172,6 +174,7 @@ pub async fn list_events(
         .await?;
     let full = events.len() as i64 == page.limit;
     let last_id = events.last().map(|e| e.id.to_string());
+    let events = super::lookup::seen_only(&state, &id, events).await?;
     let items = if q.claimable.is_some_and(|c| c.0) {
         super::eligibility::claimable_only(&state, &id, events).await?
     } else {

@@ -5,8 +5,10 @@ pub mod eligibility;
 pub mod events;
 pub mod health;
 pub mod lookup;
+pub mod periods;
 pub mod progress;
 pub mod rewards;
+pub mod segments;
 
 use crate::error::ApiError;
 use actix_web::HttpResponse;
@@ -21,6 +23,8 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     eligibility::config(cfg);
     claims::config(cfg);
     progress::config(cfg);
+    periods::config(cfg);
+    segments::config(cfg);
 }
 
 /// A resource whose other methods answer 405 problem+json.

@@ -1,6 +1,8 @@
 //! Events: whole documents with an optimistic `version`.
 use super::{to_bson_dt, Store, StoreResult};
+use crate::domain::audience::Audience;
 use crate::domain::event::{Condition, Event, EventStatus, Reward};
+use crate::domain::recurrence::Recurrence;
 use crate::domain::{EventId, UserId};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, DateTime as BsonDateTime, Document};
@@ -23,6 +25,12 @@ pub struct EventDoc {
     pub rewards: Vec<Reward>,
     #[serde(default)]
     pub max_claims: Option<i64>,
+    #[serde(default)]
+    pub recurrence: Option<Recurrence>,
+    #[serde(default)]
+    pub max_claims_per_period: Option<i64>,
+    #[serde(default)]
+    pub audience: Option<Audience>,
     pub version: i64,
     pub created_by: String,
     pub created_at: BsonDateTime,
@@ -46,6 +54,9 @@ impl From<&Event> for EventDoc {
             conditions: e.conditions.clone(),
             rewards: e.rewards.clone(),
             max_claims: e.max_claims,
+            recurrence: e.recurrence,
+            max_claims_per_period: e.max_claims_per_period,
+            audience: e.audience.clone(),
             version: e.version,
             created_by: e.created_by.to_string(),
             created_at: to_bson_dt(e.created_at),
@@ -73,6 +84,9 @@ impl From<EventDoc> for Event {
             conditions: d.conditions,
             rewards: d.rewards,
             max_claims: d.max_claims,
+            recurrence: d.recurrence,
+            max_claims_per_period: d.max_claims_per_period,
+            audience: d.audience,
             version: d.version,
             created_by: UserId::stored(d.created_by),
             created_at: d.created_at.to_chrono(),

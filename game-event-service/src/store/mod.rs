@@ -4,7 +4,9 @@ pub mod activities;
 pub mod claims;
 pub mod events;
 pub mod grants;
+pub mod segments;
 pub mod stock;
+pub mod users;
 
 use mongodb::bson::{doc, Document};
 use mongodb::options::{ClientOptions, IndexOptions};
@@ -179,6 +181,10 @@ impl Store {
         self.db
             .collection::<mongodb::bson::Document>(grants::OUTBOX)
             .create_indexes([idx(doc! {"status": 1, "leaseUntil": 1})])
+            .await?;
+        self.db
+            .collection::<mongodb::bson::Document>(segments::MEMBERS)
+            .create_indexes([idx(doc! {"segmentId": 1, "userId": 1})])
             .await?;
         self.indexes_ready.store(true, Ordering::Release);
         Ok(())

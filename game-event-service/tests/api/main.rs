@@ -3,5 +3,6 @@ mod claims;
 mod events;
 mod health;
 mod helpers;
+mod liveops;
 mod progress;
 mod stock;

@@ -1,8 +1,10 @@
 //! How an event comes to be and changes: every change yields a whole new version that passes
 //! `validate`, or every problem with it.
 use super::{validate, Condition, Event, EventStatus, Reward, MAX_REWARDS};
+use crate::domain::audience::Audience;
 use crate::domain::errors::{FieldError, FieldErrors};
 use crate::domain::ids::{EventId, UserId};
+use crate::domain::recurrence::Recurrence;
 use chrono::{DateTime, Utc};
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Deserializer};
@@ -26,6 +28,12 @@ pub struct NewEvent {
     pub rewards: Vec<Reward>,
     #[serde(default)]
     pub max_claims: Option<i64>,
+    #[serde(default)]
+    pub recurrence: Option<Recurrence>,
+    #[serde(default)]
+    pub max_claims_per_period: Option<i64>,
+    #[serde(default)]
+    pub audience: Option<Audience>,
 }
 
 /// `null` and absent differ for `maxClaims`: absent keeps it, `null` removes the limit.
@@ -63,6 +71,15 @@ pub struct EventPatch {
     /// `null` removes the stock limit.
     #[serde(default, deserialize_with = "double_option")]
     pub max_claims: Option<Option<i64>>,
+    /// `null` makes the event a single-period one.
+    #[serde(default, deserialize_with = "double_option")]
+    pub recurrence: Option<Option<Recurrence>>,
+    /// `null` removes the per-period stock limit.
+    #[serde(default, deserialize_with = "double_option")]
+    pub max_claims_per_period: Option<Option<i64>>,
+    /// `null` opens the event to everyone.
+    #[serde(default, deserialize_with = "double_option")]
+    pub audience: Option<Option<Audience>>,
 }
 
 impl Event {
@@ -73,6 +90,12 @@ impl Event {
         by: UserId,
         now: DateTime<Utc>,
     ) -> Result<Event, FieldErrors> {
+        if new.status == Some(EventStatus::Paused) {
+            return Err(vec![FieldError::new(
+                "status",
+                "an event is created DRAFT, ACTIVE or INACTIVE; PAUSED is reached from ACTIVE",
+            )]);
+        }
         let e = Event {
             id,
             title: new.title.trim().to_string(),
@@ -84,6 +107,9 @@ impl Event {
             conditions: new.conditions,
             rewards: new.rewards,
             max_claims: new.max_claims,
+            recurrence: new.recurrence,
+            max_claims_per_period: new.max_claims_per_period,
+            audience: new.audience.filter(|a| !a.is_everyone()),
             version: 1,
             created_by: by,
             created_at: now,
@@ -91,7 +117,7 @@ impl Event {
             archived_at: None,
         };
         validate(&e)?;
-        Ok(e)
+        Ok(e.normalized())
     }
 
     /// The next version with the patched fields (`patch.version` is checked by the caller).
@@ -113,6 +139,9 @@ impl Event {
             e.timezone = v;
         }
         if let Some(v) = patch.status {
+            if let Some(err) = transition_error(self.status, v) {
+                return Err(vec![err]);
+            }
             e.status = v;
         }
         if let Some(v) = patch.conditions {
@@ -123,6 +152,15 @@ impl Event {
         }
         if let Some(v) = patch.max_claims {
             e.max_claims = v;
+        }
+        if let Some(v) = patch.recurrence {
+            e.recurrence = v;
+        }
+        if let Some(v) = patch.max_claims_per_period {
+            e.max_claims_per_period = v;
+        }
+        if let Some(v) = patch.audience {
+            e.audience = v.filter(|a| !a.is_everyone());
         }
         self.next_version(e, now)
     }
@@ -157,10 +195,35 @@ impl Event {
         self.next_version(e, now)
     }
 
+    /// Defaults written out only once the rule was checked as given: a `resetDay` of the wrong
+    /// kind is an error, not something to replace with the default.
+    fn normalized(mut self) -> Event {
+        self.recurrence = self.recurrence.map(Recurrence::normalized);
+        self
+    }
+
     fn next_version(&self, mut e: Event, now: DateTime<Utc>) -> Result<Event, FieldErrors> {
         e.version = self.version + 1;
         e.updated_at = now;
         validate(&e)?;
-        Ok(e)
+        Ok(e.normalized())
+    }
+}
+
+/// PAUSED is a hold on an ACTIVE event: reached only from ACTIVE, left only back to ACTIVE.
+fn transition_error(from: EventStatus, to: EventStatus) -> Option<FieldError> {
+    use EventStatus::{Active, Paused};
+    match (from, to) {
+        (a, b) if a == b => None,
+        (Active, Paused) | (Paused, Active) => None,
+        (_, Paused) => Some(FieldError::new(
+            "status",
+            "only an ACTIVE event can be PAUSED",
+        )),
+        (Paused, _) => Some(FieldError::new(
+            "status",
+            "a PAUSED event can only go back to ACTIVE",
+        )),
+        _ => None,
     }
 }

@@ -2,11 +2,14 @@
 //! the rules every version must satisfy in `rules`.
 mod change;
 mod rules;
+mod schedule;
 
 pub use change::{EventPatch, NewEvent};
 pub use rules::{validate, MAX_CONDITIONS, MAX_REWARDS};
 
+use super::audience::Audience;
 use super::ids::{EventId, UserId};
+use super::recurrence::Recurrence;
 use chrono::{DateTime, Utc};
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
@@ -16,6 +19,8 @@ use serde::{Deserialize, Serialize};
 pub enum EventStatus {
     Draft,
     Active,
+    /// Still visible, but taking no new claims; only from and back to ACTIVE.
+    Paused,
     Inactive,
 }
 
@@ -24,6 +29,7 @@ impl EventStatus {
         match self {
             EventStatus::Draft => "DRAFT",
             EventStatus::Active => "ACTIVE",
+            EventStatus::Paused => "PAUSED",
             EventStatus::Inactive => "INACTIVE",
         }
     }
@@ -103,6 +109,15 @@ pub struct Event {
     pub rewards: Vec<Reward>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_claims: Option<i64>,
+    /// Each period is its own claim window (SPEC §8, recurring events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recurrence: Option<Recurrence>,
+    /// Global stock of one period; `maxClaims` stays the whole event's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_claims_per_period: Option<i64>,
+    /// Who the event is for; absent admits everyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<Audience>,
     pub version: i64,
     pub created_by: UserId,
     pub created_at: DateTime<Utc>,

@@ -32,6 +32,30 @@ pub fn validate(event: &Event) -> Result<(), FieldErrors> {
             errs.push(FieldError::new("maxClaims", "must be at least 1"));
         }
     }
+    if let Some(r) = &event.recurrence {
+        if let Err(e) = r.validate() {
+            errs.push(FieldError::new(e.field, e.message));
+        }
+    }
+    if let Some(m) = event.max_claims_per_period {
+        if m < 1 {
+            errs.push(FieldError::new("maxClaimsPerPeriod", "must be at least 1"));
+        }
+        if event.recurrence.is_none() {
+            errs.push(FieldError::new(
+                "maxClaimsPerPeriod",
+                "only a recurring event has periods; use maxClaims",
+            ));
+        }
+    }
+    if let Some(a) = &event.audience {
+        if let Err(list) = a.validate() {
+            errs.extend(
+                list.into_iter()
+                    .map(|e| FieldError::new(e.field, e.message)),
+            );
+        }
+    }
     if event.conditions.len() > MAX_CONDITIONS {
         errs.push(FieldError::new("conditions", "at most 20 conditions"));
     }
@@ -141,6 +165,9 @@ mod tests {
                 quantity: 100,
             }],
             max_claims: None,
+            recurrence: None,
+            max_claims_per_period: None,
+            audience: None,
             version: 1,
             created_by: crate::domain::UserId::parse("u").unwrap(),
             created_at: t,
