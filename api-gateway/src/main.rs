@@ -4,7 +4,9 @@ use api_gateway::telemetry;
 use std::process::ExitCode;
 
 // The proxy allocates many small, short-lived buffers per request; mimalloc handles that
-// pattern measurably better than glibc malloc (see README, Benchmark).
+// pattern measurably better than glibc malloc (see README, Benchmark). It is built without
+// transparent-huge-page advice: with it, the arenas mimalloc commits eagerly were backed by
+// 2 MiB pages, about 20 MiB of idle RSS for a process whose live heap is 5 MiB.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

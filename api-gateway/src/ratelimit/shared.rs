@@ -35,6 +35,8 @@ const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
 struct Inner {
     pool: Pool,
+    /// Hashed once: sent as EVALSHA, loaded on the first NOSCRIPT.
+    script: Script,
     prefix: String,
     timeout: Duration,
     /// Redis calls run on the main runtime: actix workers' runtimes stop with the server, and
@@ -76,6 +78,7 @@ impl SharedStore {
             .build()?;
         Ok(SharedStore(Arc::new(Inner {
             pool,
+            script: Script::new(GCRA),
             prefix: prefix.to_owned(),
             timeout,
             runtime: tokio::runtime::Handle::try_current()?,
@@ -104,9 +107,10 @@ impl SharedStore {
         let key = format!("{}{budget}:{client}", inner.prefix);
         let interval_ms = period.as_millis().max(1) as u64;
         let pool = inner.pool.clone();
+        let script = inner.script.clone();
         let call = async move {
             let mut conn = pool.get().await?;
-            let r: (i64, i64, i64) = Script::new(GCRA)
+            let r: (i64, i64, i64) = script
                 .key(key)
                 .arg(interval_ms)
                 .arg(burst)
