@@ -6,7 +6,7 @@
 //! the broker confirms it, so a RabbitMQ outage delays events but never loses them.
 
 use crate::metrics::Metrics;
-use crate::store::{OutboxStore, PendingDoc};
+use crate::store::{AuditDoc, AuditStore, OutboxStore, PendingDoc};
 use amqprs::callbacks::{ChannelCallback, DefaultConnectionCallback};
 use amqprs::channel::{
     BasicPublishArguments, Channel, ConfirmSelectArguments, ExchangeDeclareArguments, ExchangeType,
@@ -156,6 +156,7 @@ pub struct Relay {
     pub url: SecretString,
     pub exchange: String,
     pub outbox: OutboxStore,
+    pub audit: AuditStore,
     pub wake: Arc<Notify>,
     pub connected: Arc<AtomicBool>,
     pub metrics: Arc<Metrics>,
@@ -272,6 +273,9 @@ impl Relay {
             if !self.outbox.lease(&doc, now + LEASE_MS).await? {
                 continue;
             }
+            for record in &doc.audit {
+                self.audit.insert(&AuditDoc::from_json(record)?).await?;
+            }
             for event in &doc.events {
                 let props = BasicProperties::default()
                     .with_content_type("application/json")
@@ -302,7 +306,7 @@ impl Relay {
             }
             leased.push(doc);
         }
-        if in_flight.is_empty() {
+        if leased.is_empty() {
             return Ok(false);
         }
         let deadline = tokio::time::Instant::now() + CONFIRM_TIMEOUT;
@@ -359,10 +363,11 @@ impl Relay {
                     .inc();
             }
             // Removing also drops the lease, so what is left goes out on the next attempt.
-            if confirmed.is_empty() {
+            // Every audit record of a leased document was stored above (idempotently).
+            if confirmed.is_empty() && doc.audit.is_empty() {
                 self.outbox.release(doc).await?;
             } else {
-                self.outbox.remove(doc, &confirmed).await?;
+                self.outbox.remove(doc, &confirmed, &doc.audit).await?;
             }
         }
         Ok(())

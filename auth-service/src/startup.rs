@@ -116,6 +116,7 @@ impl Application {
             url: settings.amqp.url.clone(),
             exchange: settings.amqp.exchange.clone(),
             outbox: state.outbox.clone(),
+            audit: state.audit.clone(),
             wake: state.outbox_wake.clone(),
             connected: state.amqp_connected.clone(),
             metrics,

@@ -38,6 +38,10 @@ impl EntityType {
     }
 }
 
+/// The audit actions of auth-service.
+pub const ROLES_CHANGED: &str = "user.roles_changed";
+pub const ADMIN_BOOTSTRAPPED: &str = "user.admin_bootstrapped";
+
 /// Who did it: a user with the roles their token carried, or the service itself (`bootstrap`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Actor {

@@ -1,6 +1,7 @@
 //! Accounts: registration, profiles, listing.
 
-use super::{bcrypt_hash, now, pending, wake_relay};
+use super::{audit, bcrypt_hash, now, pending, wake_relay};
+use crate::domain::audit::{Actor, ADMIN_BOOTSTRAPPED};
 use crate::domain::events::UserRegistered;
 use crate::domain::{
     rfc3339, Email, InviteCode, MessageId, Nickname, Page, Password, RefreshToken, Role, RoleSet,
@@ -44,13 +45,15 @@ pub async fn register(
         hash,
         RoleSet::new_account(),
         invited_by,
+        None,
     )
     .await?;
     Ok(user.to_user())
 }
 
-/// Inserts a new user carrying its `user.registered` event; the unique email index is the real
-/// guard against a racing twin.
+/// Inserts a new user carrying its `user.registered` event (and, for a staff creation, its
+/// audit record by `audited_by`); the unique email index is the real guard against a racing
+/// twin.
 pub(super) async fn insert_user(
     state: &AppState,
     email: &Email,
@@ -58,6 +61,7 @@ pub(super) async fn insert_user(
     password_hash: String,
     roles: RoleSet,
     invited_by: Option<String>,
+    audited_by: Option<Actor>,
 ) -> Result<UserDoc, AppError> {
     let created = now();
     for _ in 0..5 {
@@ -83,8 +87,24 @@ pub(super) async fn insert_user(
             updated_at: created,
             outbox: Pending::with(vec![registered]),
         };
+        let record = audited_by.clone().map(|actor| {
+            audit::user_change(
+                actor,
+                ADMIN_BOOTSTRAPPED,
+                &user.id,
+                None,
+                Some(serde_json::json!({"email": user.email, "roles": user.roles})),
+            )
+        });
+        let mut user = user;
+        if let Some(r) = &record {
+            user.outbox.push_audit(audit::pending(r));
+        }
         match state.users.insert(&user).await {
             Ok(()) => {
+                if let Some(r) = &record {
+                    audit::append(state, r).await?;
+                }
                 wake_relay(state);
                 return Ok(user);
             }

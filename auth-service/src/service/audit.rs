@@ -29,6 +29,12 @@ pub fn user_change(
     }
 }
 
+/// The record as it rides inside the audited document's write (see `store::outbox`).
+pub fn pending(record: &AuditRecord) -> String {
+    AuditDoc::from_record(record).to_json()
+}
+
+/// Appends the record now; the copy inside the document only matters after a crash.
 pub async fn append(state: &AppState, record: &AuditRecord) -> Result<(), AppError> {
     state.audit.insert(&AuditDoc::from_record(record)).await?;
     Ok(())

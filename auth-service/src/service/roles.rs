@@ -3,7 +3,7 @@
 use super::accounts::insert_user;
 use super::sessions::revoke_session;
 use super::{audit, bcrypt_hash, now, pending, wake_relay};
-use crate::domain::audit::Actor;
+use crate::domain::audit::{Actor, ADMIN_BOOTSTRAPPED as BOOTSTRAPPED, ROLES_CHANGED};
 use crate::domain::events::{RevokeReason, UserRolesChanged};
 use crate::domain::{
     rfc3339, Email, MessageId, Nickname, Password, Role, RoleSet, RuleViolation, User, UserId,
@@ -12,10 +12,6 @@ use crate::error::AppError;
 use crate::keys::Claims;
 use crate::state::AppState;
 use crate::store::UserDoc;
-
-/// Audit actions of this module.
-pub const ROLES_CHANGED: &str = "user.roles_changed";
-pub const BOOTSTRAPPED: &str = "user.admin_bootstrapped";
 
 fn roles_of(user: &UserDoc) -> RoleSet {
     RoleSet::from_stored(user.roles.iter().map(String::as_str))
@@ -48,8 +44,8 @@ pub async fn change_roles(
             id: actor.sub.to_string(),
             roles: actor.roles.clone(),
         };
-        if replace_roles(state, &user, &roles, &by.id).await? {
-            after_roles_changed(state, &user, &roles, by, ROLES_CHANGED).await?;
+        if replace_roles(state, &user, &roles, by, ROLES_CHANGED).await? {
+            revoke_all_sessions(state, &user).await?;
             return state
                 .users
                 .by_id(target.as_str())
@@ -87,9 +83,8 @@ pub async fn bootstrap_admin(
                 return Ok(());
             }
             let updated = current.with(Role::Admin);
-            if replace_roles(state, &user, &updated, "bootstrap").await? {
-                after_roles_changed(state, &user, &updated, Actor::bootstrap(), BOOTSTRAPPED)
-                    .await?;
+            if replace_roles(state, &user, &updated, Actor::bootstrap(), BOOTSTRAPPED).await? {
+                revoke_all_sessions(state, &user).await?;
                 return Ok(());
             }
             continue;
@@ -98,20 +93,9 @@ pub async fn bootstrap_admin(
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let roles = RoleSet::from_roles([Role::User, Role::Admin]).expect("non-empty");
-        match insert_user(state, &email, &nickname, hash, roles, None).await {
-            Ok(user) => {
-                let record = audit::user_change(
-                    Actor::bootstrap(),
-                    BOOTSTRAPPED,
-                    &user.id,
-                    None,
-                    Some(serde_json::json!({"email": user.email, "roles": user.roles})),
-                );
-                audit::append(state, &record)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                return Ok(());
-            }
+        let creator = Some(Actor::bootstrap());
+        match insert_user(state, &email, &nickname, hash, roles, None, creator).await {
+            Ok(_) => return Ok(()),
             Err(AppError::EmailTaken) => continue,
             Err(e) => anyhow::bail!("{e}"),
         }
@@ -119,50 +103,48 @@ pub async fn bootstrap_admin(
     anyhow::bail!("bootstrap admin: too much contention")
 }
 
-/// The new roles and their `user.roles_changed` event, in one versioned replace.
+/// The new roles, their `user.roles_changed` event and their audit record, in one versioned
+/// replace; the audit record is then appended at once.
 async fn replace_roles(
     state: &AppState,
     user: &UserDoc,
     roles: &RoleSet,
-    changed_by: &str,
+    actor: Actor,
+    action: &str,
 ) -> Result<bool, AppError> {
+    let previous = roles_of(user).to_strings();
     let event = pending(&UserRolesChanged {
         message_id: MessageId::generate(),
         user_id: user.id.as_str().into(),
         roles: roles.to_strings(),
-        previous_roles: roles_of(user).to_strings(),
-        changed_by: changed_by.to_string(),
+        previous_roles: previous.clone(),
+        changed_by: actor.id.clone(),
         occurred_at: rfc3339(now()),
     })?;
+    let record = audit::user_change(
+        actor,
+        action,
+        &user.id,
+        Some(serde_json::json!({ "roles": previous })),
+        Some(serde_json::json!({"roles": roles.to_strings()})),
+    );
     let mut next = user.clone();
     next.roles = roles.to_strings();
     next.version = user.version + 1;
     next.updated_at = now();
     next.outbox.push([event]);
-    let replaced = state.users.replace(&next, user.version).await?;
-    if replaced {
-        wake_relay(state);
+    next.outbox.push_audit(audit::pending(&record));
+    if !state.users.replace(&next, user.version).await? {
+        return Ok(false);
     }
-    Ok(replaced)
+    wake_relay(state);
+    audit::append(state, &record).await?;
+    Ok(true)
 }
 
-/// The audit record, then every session of the user revoked so no token carries the old roles.
-async fn after_roles_changed(
-    state: &AppState,
-    before: &UserDoc,
-    roles: &RoleSet,
-    actor: Actor,
-    action: &str,
-) -> Result<(), AppError> {
-    let record = audit::user_change(
-        actor,
-        action,
-        &before.id,
-        Some(serde_json::json!({"roles": roles_of(before).to_strings()})),
-        Some(serde_json::json!({"roles": roles.to_strings()})),
-    );
-    audit::append(state, &record).await?;
-    for session in state.sessions.active_sessions_of(&before.id).await? {
+/// Every session of the user revoked, so no token carries the old roles.
+async fn revoke_all_sessions(state: &AppState, user: &UserDoc) -> Result<(), AppError> {
+    for session in state.sessions.active_sessions_of(&user.id).await? {
         revoke_session(
             state,
             &session.id.as_str().into(),

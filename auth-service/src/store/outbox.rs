@@ -26,8 +26,12 @@ pub struct PendingEvent {
 pub struct Pending {
     #[serde(default)]
     pub pending_events: Vec<PendingEvent>,
-    /// `pendingEvents.len()`: a plain number the relay can query on (array-index paths are not
-    /// portable to the development server).
+    /// Audit records of the change (JSON, see `AuditDoc::to_json`), written with it like the
+    /// events; the request also appends them at once, the relay only repairs after a crash.
+    #[serde(default)]
+    pub pending_audit: Vec<String>,
+    /// Events plus audit records still here: a plain number the relay can query on
+    /// (array-index paths are not portable to the development server).
     #[serde(default)]
     pub pending: i64,
     /// Lease (unix ms) so that several instances do not publish the same document at once.
@@ -44,7 +48,16 @@ impl Pending {
 
     pub fn push(&mut self, events: impl IntoIterator<Item = PendingEvent>) {
         self.pending_events.extend(events);
-        self.pending = self.pending_events.len() as i64;
+        self.recount();
+    }
+
+    pub fn push_audit(&mut self, record_json: String) {
+        self.pending_audit.push(record_json);
+        self.recount();
+    }
+
+    fn recount(&mut self) {
+        self.pending = (self.pending_events.len() + self.pending_audit.len()) as i64;
     }
 }
 
@@ -55,6 +68,7 @@ pub struct PendingDoc {
     pub id: String,
     pub locked_until: i64,
     pub events: Vec<PendingEvent>,
+    pub audit: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -98,6 +112,7 @@ impl OutboxStore {
                     id: d.get_str("_id")?.to_string(),
                     locked_until: pending.pending_locked_until,
                     events: pending.pending_events,
+                    audit: pending.pending_audit,
                 });
             }
         }
@@ -126,9 +141,15 @@ impl OutboxStore {
             .map(|_| ())
     }
 
-    /// Removes the confirmed events from the document, re-reading on a concurrent change.
-    pub async fn remove(&self, d: &PendingDoc, confirmed: &[String]) -> anyhow::Result<()> {
-        if confirmed.is_empty() {
+    /// Removes the confirmed events and the stored audit records from the document,
+    /// re-reading on a concurrent change.
+    pub async fn remove(
+        &self,
+        d: &PendingDoc,
+        confirmed: &[String],
+        audit_done: &[String],
+    ) -> anyhow::Result<()> {
+        if confirmed.is_empty() && audit_done.is_empty() {
             return Ok(());
         }
         let col = self.col(d.collection);
@@ -143,13 +164,19 @@ impl OutboxStore {
                 .into_iter()
                 .filter(|e| !confirmed.contains(&e.id))
                 .collect();
+            let audit_left: Vec<String> = pending
+                .pending_audit
+                .into_iter()
+                .filter(|a| !audit_done.contains(a))
+                .collect();
             let next_version = match version {
                 Bson::Int32(v) => Bson::Int64(v as i64 + 1),
                 Bson::Int64(v) => Bson::Int64(v + 1),
                 other => anyhow::bail!("{}: version is {other:?}", d.collection),
             };
-            current.insert("pending", left.len() as i64);
+            current.insert("pending", (left.len() + audit_left.len()) as i64);
             current.insert("pendingEvents", bson::to_bson(&left)?);
+            current.insert("pendingAudit", bson::to_bson(&audit_left)?);
             current.insert("pendingLockedUntil", 0_i64);
             current.insert("version", next_version);
             let r = col

@@ -7,5 +7,6 @@ mod lockout;
 mod login;
 mod outbox;
 mod register;
+mod tcp_proxy;
 mod tokens;
 mod users;

@@ -63,7 +63,9 @@ async fn events_wait_inside_the_documents_they_announce_until_published() {
         routing_keys(&u),
         vec!["user.registered", "user.roles_changed"]
     );
-    assert_eq!(pending(&u), 2);
+    // Two events and the role change's audit record.
+    assert_eq!(pending(&u), 3);
+    assert_eq!(u.get_array("pendingAudit").unwrap().len(), 1);
     let s = find(&offline, "sessions", doc! {"userId": id}).await;
     assert_eq!(routing_keys(&s), vec!["user.logged_in"]);
     let rev = find(&offline, "revocations", doc! {"userId": id}).await;
@@ -78,6 +80,14 @@ async fn events_wait_inside_the_documents_they_announce_until_published() {
         .unwrap();
     assert_eq!(outbox, 0);
     // Stopped here, the process never published anything: as good as a crash after the write.
+    // Dropping the appended audit record makes it a crash before the append as well.
+    let audit = offline.state.db.collection::<Document>("audit");
+    let gone = audit
+        .delete_many(doc! {"entity.id": id})
+        .await
+        .unwrap()
+        .deleted_count;
+    assert_eq!(gone, 1);
     offline.handle.stop(true).await;
 
     let events = EventListener::bind(&env["AUTH_EVENTS_EXCHANGE"]).await;
@@ -106,6 +116,7 @@ async fn events_wait_inside_the_documents_they_announce_until_published() {
         let left: i64 = [&u, &s, &rev].iter().map(|d| pending(d)).sum();
         if left == 0 {
             assert!(routing_keys(&u).is_empty());
+            assert!(u.get_array("pendingAudit").unwrap().is_empty());
             assert_eq!(u.get_array("roles").unwrap().len(), 2);
             assert_eq!(s.get_str("status").unwrap(), "REVOKED");
             break;
@@ -114,5 +125,17 @@ async fn events_wait_inside_the_documents_they_announce_until_published() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(events.count("user.roles_changed"), 1);
+    // The audit record came back from the document it audits.
+    let admin = online.admin_token().await;
+    let list: serde_json::Value = online
+        .get_auth(&format!("/audit?entityId={id}"), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(items[0]["action"], "user.roles_changed");
+    assert_eq!(items[0]["after"], json!({"roles": ["USER", "AUDITOR"]}));
     online.cleanup().await;
 }
