@@ -143,6 +143,8 @@ impl Platform {
                 ("BOOTSTRAP_ADMIN_NICKNAME", "admin".into()),
                 // Load tests log many users in from one address.
                 ("LOGIN_MAX_FAILURES", "1000".into()),
+                // The gateways run on loopback; their X-Forwarded-For names the real client.
+                ("TRUSTED_PROXIES", "127.0.0.1/32,::1/128".into()),
             ]);
             platform.spawn("auth-service", n, port, &env)?;
             platform
