@@ -1,19 +1,27 @@
-//! Benchmark (not a test): claims decided per second end to end (HTTP accept -> stored
-//! decision) against the MongoDB server's raw single-insert rate measured in the same run.
+//! Benchmark (not a test): the claims engine end to end (HTTP accept -> stored decision) in two
+//! launch-style workloads, against the MongoDB server's raw sequential single-insert rate
+//! measured in the same run, on one in-process instance:
+//!
+//! - spread: 200 events x 10 users, 32 connections;
+//! - hot: 1 event x 1,000 users at once (128 connections), stock 500: exactly 500 APPROVED.
 //!
 //!     MONGODB_URI=mongodb://127.0.0.1:27017 cargo run --release --example bench_claims
 //!
-//! Env: BENCH_CLAIMS (default 400), BENCH_CONCURRENCY (32), BENCH_INSERTS (400),
-//! plus MONGODB_URI / REDIS_URL / AMQP_URL as for the tests.
+//! Env: BENCH_SPREAD_EVENTS (200), BENCH_SPREAD_USERS (10), BENCH_HOT_USERS (1000),
+//! BENCH_HOT_STOCK (500), BENCH_INSERTS (1000), BENCH_PRELOAD (0: claims stored before the run,
+//! to show the cost per claim does not grow with the collection), plus MONGODB_URI / REDIS_URL /
+//! AMQP_URL as for the tests. Prints one JSON object per workload.
 use actix_web::{web, App, HttpResponse, HttpServer};
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine;
+use futures_util::TryStreamExt;
 use game_event_service::configuration::{AmqpSettings, Settings};
 use game_event_service::startup::Application;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mongodb::bson::{doc, Document};
 use secrecy::SecretString;
 use serde_json::json;
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,9 +37,12 @@ fn env_num(name: &str, default: usize) -> usize {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let n_claims = env_num("BENCH_CLAIMS", 400);
-    let concurrency = env_num("BENCH_CONCURRENCY", 32);
-    let n_inserts = env_num("BENCH_INSERTS", 400);
+    let spread_events = env_num("BENCH_SPREAD_EVENTS", 200);
+    let spread_users = env_num("BENCH_SPREAD_USERS", 10);
+    let hot_users = env_num("BENCH_HOT_USERS", 1000);
+    let hot_stock = env_num("BENCH_HOT_STOCK", 500);
+    let n_inserts = env_num("BENCH_INSERTS", 1000);
+    let preload = env_num("BENCH_PRELOAD", 0);
 
     // auth-service's JWKS, served locally.
     let rng = aws_lc_rs::rand::SystemRandom::new();
@@ -108,58 +119,158 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    // Measuring goes through its own client, so it does not count as the engine's round trips.
+    let probe = mongodb::Client::with_uri_str(env_or("MONGODB_URI", "mongodb://127.0.0.1:27017"))
+        .await?
+        .database(&settings.mongodb.database);
 
-    // 1. Raw MongoDB single-document insert rate (sequential, then `concurrency` tasks).
-    let scratch = state.store.db.collection::<Document>("bench_raw");
+    // Raw MongoDB single-document insert rate, sequential, in the same run.
+    let scratch = probe.collection::<Document>("bench_raw");
     let t = Instant::now();
     for i in 0..n_inserts {
         scratch
             .insert_one(doc! {"_id": format!("s{i}"), "v": i as i64})
             .await?;
     }
-    let raw_seq = n_inserts as f64 / t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let per = n_inserts / concurrency.max(1);
-    let mut hs = Vec::new();
-    for w in 0..concurrency {
-        let c = scratch.clone();
-        hs.push(tokio::spawn(async move {
-            for i in 0..per {
-                let _ = c
-                    .insert_one(doc! {"_id": format!("c{w}-{i}"), "v": i as i64})
-                    .await;
-            }
-        }));
-    }
-    for h in hs {
-        h.await?;
-    }
-    let raw_conc = (per * concurrency) as f64 / t.elapsed().as_secs_f64();
+    let raw = n_inserts as f64 / t.elapsed().as_secs_f64();
+    println!("{}", json!({"workload": "mongo-inserts", "perSecond": raw}));
 
-    // 2. End to end: accept -> queue -> worker -> decision stored (+ grant + outbox).
-    let ev: serde_json::Value = client
-        .post(format!("{base}/events"))
-        .bearer_auth(token("op", &["OPERATOR"]))
-        .json(&json!({"title": "bench", "status": "ACTIVE",
-            "startsAt": (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339(),
-            "endsAt": (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339(),
-            "rewards": [{"type": "POINT", "quantity": 1}], "maxClaims": n_claims as i64 * 10}))
-        .send()
-        .await?
-        .json()
+    if preload > 0 {
+        let claims = probe.collection::<Document>("claims");
+        let now = mongodb::bson::DateTime::now();
+        for chunk in (0..preload).collect::<Vec<_>>().chunks(1000) {
+            let docs: Vec<Document> = chunk
+                .iter()
+                .map(|i| doc! {"_id": format!("preload-{i}"), "eventId": "old", "userId": format!("u{i}"),
+                "status": "APPROVED", "rewards": [], "requestedAt": now, "decidedAt": now,
+                "leaseUntil": 0_i64, "sweepUntil": 0_i64, "openKey": format!("old:u{i}")})
+                .collect();
+            claims.insert_many(docs).await?;
+        }
+    }
+
+    let op = token("op", &["OPERATOR"]);
+    let create = |stock: Option<usize>| {
+        let (client, base, op) = (client.clone(), base.clone(), op.clone());
+        async move {
+            let mut body = json!({"title": "bench", "status": "ACTIVE",
+                "startsAt": (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339(),
+                "endsAt": (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339(),
+                "conditions": [{"type": "LOGIN_DAYS", "threshold": 1}],
+                "rewards": [{"type": "POINT", "quantity": 1}]});
+            if let Some(s) = stock {
+                body["maxClaims"] = json!(s);
+            }
+            let ev: Value = client
+                .post(format!("{base}/events"))
+                .bearer_auth(op)
+                .json(&body)
+                .send()
+                .await?
+                .json()
+                .await?;
+            anyhow::Ok(ev["id"].as_str().unwrap_or_default().to_string())
+        }
+    };
+    let mut spread = Vec::new();
+    for _ in 0..spread_events {
+        spread.push(create(None).await?);
+    }
+    let hot = create(Some(hot_stock)).await?;
+
+    let workloads = [
+        ("spread", spread.clone(), spread_users, 32, None),
+        ("hot", vec![hot.clone()], hot_users, 128, Some(hot_stock)),
+    ];
+    for (name, events, users, connections, stock) in workloads {
+        // Every claimant logged in once (the events' condition), written straight to the store.
+        let mut claims = Vec::new();
+        let mut logins = Vec::new();
+        for (e, event) in events.iter().enumerate() {
+            for u in 0..users {
+                let user = format!("{name}-{e}-{u}");
+                logins.push(
+                    doc! {"_id": format!("login-{user}"), "userId": &user, "key": "login",
+                    "value": 1_i64, "occurredAt": mongodb::bson::DateTime::now(),
+                    "recordedAt": mongodb::bson::DateTime::now()},
+                );
+                claims.push((event.clone(), token(&user, &["USER"])));
+            }
+        }
+        probe
+            .collection::<Document>("activities")
+            .insert_many(logins)
+            .await?;
+        let result = run_workload(
+            name,
+            &client,
+            &base,
+            &probe,
+            &state.store,
+            claims,
+            connections,
+            raw,
+        )
         .await?;
-    let event_id = ev["id"].as_str().unwrap_or_default().to_string();
-    let tokens: Vec<String> = (0..n_claims)
-        .map(|i| token(&format!("bench-user-{i}"), &["USER"]))
-        .collect();
-    let sem = Arc::new(tokio::sync::Semaphore::new(concurrency));
+        if let Some(stock) = stock {
+            anyhow::ensure!(
+                result["approved"] == json!(stock),
+                "hot: expected exactly {stock} approved, got {}",
+                result["approved"]
+            );
+        }
+        println!("{result}");
+    }
+
+    eprintln!("mean time per claim-decision step (ms):");
+    for (step, n, mean) in state.metrics.claim_step_summary() {
+        eprintln!("  {step:<22} n={n:<6} mean={:.2} ms", mean * 1000.0);
+    }
+    shutdown.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(20), join).await;
+    let _ = probe.drop().await;
+    let _ = game_event_service::mq::delete_topology(&settings).await;
+    Ok(())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Sends every claim (`connections` at a time), waits until all are decided, and reports.
+#[allow(clippy::too_many_arguments)]
+async fn run_workload(
+    name: &str,
+    client: &reqwest::Client,
+    base: &str,
+    probe: &mongodb::Database,
+    store: &game_event_service::store::Store,
+    claims: Vec<(String, String)>,
+    connections: usize,
+    raw_inserts: f64,
+) -> anyhow::Result<Value> {
+    let events: Vec<String> = {
+        let mut e: Vec<String> = claims.iter().map(|(e, _)| e.clone()).collect();
+        e.sort();
+        e.dedup();
+        e
+    };
+    let total = claims.len();
+    let commands_before = store.commands_sent();
+    let sem = Arc::new(tokio::sync::Semaphore::new(connections));
     let started = Instant::now();
     let mut hs = Vec::new();
-    for t in tokens {
+    for (event, t) in claims {
         let (client, url, sem) = (
             client.clone(),
-            format!("{base}/events/{event_id}/claims"),
+            format!("{base}/events/{event}/claims"),
             sem.clone(),
         );
         hs.push(tokio::spawn(async move {
@@ -179,46 +290,46 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let accept_elapsed = started.elapsed();
-    let claims = state.store.db.collection::<Document>("claims");
+    let coll = probe.collection::<Document>("claims");
+    let mine = doc! {"eventId": {"$in": &events}};
     loop {
-        let pending = claims.count_documents(doc! {"status": "PENDING"}).await?;
-        if pending == 0 {
+        let mut f = mine.clone();
+        f.insert("status", "PENDING");
+        if coll.count_documents(f).await? == 0 {
             break;
         }
         anyhow::ensure!(
             started.elapsed() < Duration::from_secs(600),
             "claims not decided"
         );
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let decided_elapsed = started.elapsed();
-    let approved = claims.count_documents(doc! {"status": "APPROVED"}).await?;
-    let e2e = accepted as f64 / decided_elapsed.as_secs_f64();
-
-    println!("claims submitted: {n_claims}, accepted (202): {accepted}, approved: {approved}");
-    println!(
-        "HTTP accept phase: {:.2}s ({:.0} claims/s accepted)",
-        accept_elapsed.as_secs_f64(),
-        accepted as f64 / accept_elapsed.as_secs_f64()
-    );
-    println!(
-        "end to end (first request -> last decision stored): {:.2}s = {e2e:.0} claims decided/s",
-        decided_elapsed.as_secs_f64()
-    );
-    println!("MongoDB raw single inserts: {raw_seq:.0}/s sequential, {raw_conc:.0}/s with {concurrency} tasks");
-    println!(
-        "ratio claims-decided/s : raw-inserts/s (concurrent) = {:.3}",
-        e2e / raw_conc
-    );
-    println!("per claim the store sees ~11 writes (lock, claim, lease, approval, stock when limited, grant, outbox, decision, outbox lease, outbox sent) and ~4 reads");
-
-    println!("mean time per claim-decision step (ms, under this load):");
-    for (step, n, mean) in state.metrics.claim_step_summary() {
-        println!("  {step:<22} n={n:<6} mean={:.2} ms", mean * 1000.0);
-    }
-    shutdown.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(20), join).await;
-    let _ = state.store.db.drop().await;
-    let _ = game_event_service::mq::delete_topology(&settings).await;
-    Ok(())
+    let commands = store.commands_sent() - commands_before;
+    let docs: Vec<Document> = coll.find(mine).await?.try_collect().await?;
+    let mut latencies: Vec<f64> = docs
+        .iter()
+        .filter_map(|d| {
+            let a = d.get_datetime("requestedAt").ok()?.timestamp_millis();
+            let b = d.get_datetime("decidedAt").ok()?.timestamp_millis();
+            Some((b - a) as f64 / 1000.0)
+        })
+        .collect();
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    let approved = docs
+        .iter()
+        .filter(|d| d.get_str("status") == Ok("APPROVED"))
+        .count();
+    let decided = latencies.len();
+    let decided_per_s = decided as f64 / decided_elapsed.as_secs_f64();
+    Ok(json!({
+        "workload": name, "claims": total, "connections": connections,
+        "accepted": accepted, "decided": decided, "approved": approved,
+        "lost": total - decided,
+        "acceptedPerSecond": accepted as f64 / accept_elapsed.as_secs_f64(),
+        "decidedPerSecond": decided_per_s,
+        "p50Seconds": percentile(&latencies, 0.5), "p99Seconds": percentile(&latencies, 0.99),
+        "storeRoundTripsPerClaim": commands as f64 / total.max(1) as f64,
+        "ratioToRawInserts": decided_per_s / raw_inserts,
+    }))
 }

@@ -1,7 +1,7 @@
 //! Accepting a claim: one store write (the claim insert, whose unique `openKey` is the
 //! one-open-claim rule) and one publish. Concurrent accepts share both: a committer task
 //! inserts what has queued up with one `insert_many` and publishes the group with its confirms
-//! awaited together (group commit). Stored first, published second: a publish that fails is
+//! awaited together (group commit), a few groups at a time. Stored first, published second: a publish that fails is
 //! repaired by the sweeper.
 use super::queue::ClaimQueue;
 use crate::domain::claim::{Claim, ClaimStatus};
@@ -11,8 +11,9 @@ use crate::metrics::Metrics;
 use crate::store::claims::Inserted;
 use crate::store::{Store, StoreError, StoreResult};
 use futures_util::future::join_all;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// Most claims one group commit writes.
 const GROUP: usize = 128;
@@ -80,7 +81,12 @@ impl Acceptor {
     }
 }
 
-/// Writes whatever accepts are waiting as one group, publishes the stored ones, answers all.
+/// Groups written at once. One: the store serialises writes anyway, and more groups in flight
+/// only split the waiting accepts into smaller groups (measured: 370 -> 250 decided/s at 4).
+const GROUPS_IN_FLIGHT: usize = 1;
+
+/// Takes whatever accepts are waiting as one group and commits it, up to `GROUPS_IN_FLIGHT`
+/// groups at a time.
 async fn commit_groups(
     store: Store,
     queue: ClaimQueue,
@@ -88,48 +94,75 @@ async fn commit_groups(
     logger: slog::Logger,
     mut rx: mpsc::Receiver<(Claim, Reply)>,
 ) {
-    let mut group: Vec<(Claim, Reply)> = Vec::with_capacity(GROUP);
-    while rx.recv_many(&mut group, GROUP).await > 0 {
-        let claims: Vec<Claim> = group.iter().map(|(c, _)| c.clone()).collect();
-        let t = Instant::now();
-        let result = store.insert_claims(&claims).await;
-        metrics.step("accept_insert", t);
-        let outcomes = match result {
-            Ok(o) => o,
-            Err(e) => {
-                // Every accept of the group gets the failure (MongoDB down stays a 503).
-                for (_, reply) in group.drain(..) {
-                    let copy = match &e {
-                        StoreError::Mongo(m) => StoreError::Mongo(m.clone()),
-                        StoreError::Other(o) => StoreError::Other(anyhow::anyhow!("{o:#}")),
-                    };
-                    let _ = reply.send(Err(copy));
-                }
-                continue;
-            }
+    let slots = Arc::new(Semaphore::new(GROUPS_IN_FLIGHT));
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
         };
-        let stored: Vec<&Claim> = claims
-            .iter()
-            .zip(&outcomes)
-            .filter(|(_, o)| matches!(o, Inserted::Stored))
-            .map(|(c, _)| c)
-            .collect();
-        let t = Instant::now();
-        let published = join_all(stored.iter().map(|c| queue.publish(&c.id))).await;
-        metrics.step("accept_publish", t);
-        for (c, res) in stored.iter().zip(published) {
-            if let Err(e) = res {
-                slog::warn!(logger, "claim publish failed; sweeper will retry";
-                    "claimId" => c.id.as_str(), "error" => e.to_string());
+        let mut group: Vec<(Claim, Reply)> = Vec::with_capacity(GROUP);
+        if rx.recv_many(&mut group, GROUP).await == 0 {
+            return;
+        }
+        let (store, queue, metrics, logger) = (
+            store.clone(),
+            queue.clone(),
+            metrics.clone(),
+            logger.clone(),
+        );
+        tokio::spawn(async move {
+            commit(&store, &queue, &metrics, &logger, group).await;
+            drop(slot);
+        });
+    }
+}
+
+/// Writes one group, publishes its stored claims, answers every accept of it.
+async fn commit(
+    store: &Store,
+    queue: &ClaimQueue,
+    metrics: &Metrics,
+    logger: &slog::Logger,
+    group: Vec<(Claim, Reply)>,
+) {
+    let claims: Vec<Claim> = group.iter().map(|(c, _)| c.clone()).collect();
+    let t = Instant::now();
+    let result = store.insert_claims(&claims).await;
+    metrics.step("accept_insert", t);
+    let outcomes = match result {
+        Ok(o) => o,
+        Err(e) => {
+            // Every accept of the group gets the failure (MongoDB down stays a 503).
+            for (_, reply) in group {
+                let copy = match &e {
+                    StoreError::Mongo(m) => StoreError::Mongo(m.clone()),
+                    StoreError::Other(o) => StoreError::Other(anyhow::anyhow!("{o:#}")),
+                };
+                let _ = reply.send(Err(copy));
             }
+            return;
         }
-        for ((_, reply), outcome) in group.drain(..).zip(outcomes) {
-            let label = match outcome {
-                Inserted::Stored => "accepted",
-                Inserted::Exists(_) => "exists",
-            };
-            metrics.claims_requested.with_label_values(&[label]).inc();
-            let _ = reply.send(Ok(outcome));
+    };
+    let stored: Vec<&Claim> = claims
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| matches!(o, Inserted::Stored))
+        .map(|(c, _)| c)
+        .collect();
+    let t = Instant::now();
+    let published = join_all(stored.iter().map(|c| queue.publish_claim(c))).await;
+    metrics.step("accept_publish", t);
+    for (c, res) in stored.iter().zip(published) {
+        if let Err(e) = res {
+            slog::warn!(logger, "claim publish failed; sweeper will retry";
+                "claimId" => c.id.as_str(), "error" => e.to_string());
         }
+    }
+    for ((_, reply), outcome) in group.into_iter().zip(outcomes) {
+        let label = match outcome {
+            Inserted::Stored => "accepted",
+            Inserted::Exists(_) => "exists",
+        };
+        metrics.claims_requested.with_label_values(&[label]).inc();
+        let _ = reply.send(Ok(outcome));
     }
 }

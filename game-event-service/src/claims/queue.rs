@@ -1,5 +1,6 @@
 //! The claims queue: one message per claim to decide, keyed by the claim id.
-use crate::domain::ClaimId;
+use crate::domain::claim::Claim;
+use crate::domain::{ClaimId, EventId, UserId};
 use crate::mq::{Broker, PublishError};
 use serde::{Deserialize, Serialize};
 
@@ -7,6 +8,12 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub struct ClaimMessage {
     pub claim_id: ClaimId,
+    /// Optional routing hints: a partitioned queue routes by user, a sharded store targets the
+    /// claim's shard. Absent in messages of older instances and of the sweeper.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<EventId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<UserId>,
 }
 
 impl ClaimMessage {
@@ -39,12 +46,28 @@ impl ClaimQueue {
 
     /// Persistent, `message_id` = claim id; returns once the broker confirmed it.
     pub async fn publish(&self, claim_id: &ClaimId) -> Result<(), PublishError> {
-        let body = serde_json::to_vec(&ClaimMessage {
+        self.send(ClaimMessage {
             claim_id: claim_id.clone(),
+            event_id: None,
+            user_id: None,
         })
-        .unwrap_or_default();
+        .await
+    }
+
+    /// As `publish`, with the claim's event and user as routing hints.
+    pub async fn publish_claim(&self, claim: &Claim) -> Result<(), PublishError> {
+        self.send(ClaimMessage {
+            claim_id: claim.id.clone(),
+            event_id: Some(claim.event_id.clone()),
+            user_id: Some(claim.user_id.clone()),
+        })
+        .await
+    }
+
+    async fn send(&self, msg: ClaimMessage) -> Result<(), PublishError> {
+        let body = serde_json::to_vec(&msg).unwrap_or_default();
         self.broker
-            .publish("", &self.queue, body, claim_id.as_str())
+            .publish("", &self.queue, body, msg.claim_id.as_str())
             .await
     }
 }

@@ -214,7 +214,7 @@ impl Decider {
         store.record_grants(&granted).await?;
         let any_granted = !granted.is_empty();
         m.step("grant_outbox", t);
-        self.give_back_stock(&batch, &events).await?;
+        self.give_back_stock(&batch, &events, owner).await?;
 
         let t = Instant::now();
         let decided_at = chrono::Utc::now();
@@ -314,6 +314,7 @@ impl Decider {
         &self,
         batch: &[Pending],
         events: &HashMap<EventId, Option<Arc<Event>>>,
+        owner: &str,
     ) -> anyhow::Result<()> {
         let mut per_event: HashMap<&EventId, Vec<ClaimId>> = HashMap::new();
         for p in batch.iter().filter(|p| !approved(p)) {
@@ -328,7 +329,14 @@ impl Decider {
                     .push(p.claim.id.clone());
             }
         }
+        if per_event.is_empty() {
+            return Ok(());
+        }
+        // Should this batch's lease have run out, the claim's new owner decides its stock.
+        let all: Vec<ClaimId> = per_event.values().flatten().cloned().collect();
+        let ours = self.store.still_leased(&all, owner).await?;
         for (event_id, ids) in per_event {
+            let ids: Vec<ClaimId> = ids.into_iter().filter(|c| ours.contains(c)).collect();
             self.store.release_units(event_id, &ids).await?;
         }
         Ok(())

@@ -96,7 +96,7 @@ pub async fn create_claim(
     };
     let redis_key = state
         .settings
-        .redis_key(&format!("idem:{}:{}", id.user_id, key.as_str()));
+        .redis_key(&format!("idem:{{{}}}:{}", id.user_id, key.as_str()));
     match try_processing(&state.redis, redis_key, event.id.as_str(), &state.logger).await? {
         NextAction::ReturnSavedResponse(saved) => Ok(saved),
         NextAction::StartProcessing(None) => submit(&state, &id.user_id, &req, &event).await,

@@ -78,5 +78,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+        .body(format!(
+            "{}# HELP mongodb_commands_total MongoDB commands sent (one round trip each)\n# TYPE mongodb_commands_total counter\nmongodb_commands_total {}\n",
+            state.metrics.render(),
+            state.store.commands_sent()
+        ))
 }

@@ -179,6 +179,27 @@ impl Store {
         Ok(docs.into_iter().map(Claim::from).collect())
     }
 
+    /// Which of `ids` are still PENDING and leased by `owner`.
+    pub async fn still_leased(
+        &self,
+        ids: &[ClaimId],
+        owner: &str,
+    ) -> StoreResult<std::collections::HashSet<ClaimId>> {
+        let ids: Vec<&str> = ids.iter().map(|c| c.as_str()).collect();
+        let docs: Vec<Document> = self
+            .db
+            .collection::<Document>(COLLECTION)
+            .find(doc! {"_id": {"$in": ids}, "status": "PENDING", "leaseOwner": owner})
+            .projection(doc! {"_id": 1})
+            .await?
+            .try_collect()
+            .await?;
+        Ok(docs
+            .into_iter()
+            .filter_map(|d| d.get_str("_id").ok().map(|s| ClaimId::stored(s.into())))
+            .collect())
+    }
+
     /// Hands the leases back at once (after a failure) instead of letting them expire.
     pub async fn release_leases(&self, ids: &[ClaimId], owner: &str) -> StoreResult<()> {
         let ids: Vec<&str> = ids.iter().map(|c| c.as_str()).collect();

@@ -66,9 +66,11 @@ impl Store {
     }
 
     async fn read_shards(&self, event_id: &EventId, period: &str) -> StoreResult<Vec<Shard>> {
+        // By computed ids, so a sharded cluster targets the shards' own chunks.
+        let ids: Vec<String> = (0..SHARDS).map(|n| shard_id(event_id, period, n)).collect();
         let docs: Vec<Document> = self
             .shard_docs()
-            .find(doc! {"eventId": event_id.as_str(), "period": period})
+            .find(doc! {"_id": {"$in": ids}})
             .await?
             .try_collect()
             .await?;
