@@ -43,15 +43,14 @@ fn apply(denylist: &Denylist, ev: &RevokedEvent) {
 pub async fn sync_once(
     http: &reqwest::Client,
     auth_base_url: &str,
+    internal_token: Option<&SecretString>,
     denylist: &Denylist,
 ) -> anyhow::Result<usize> {
-    let list: RevocationList = http
-        .get(format!("{auth_base_url}/internal/revocations"))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let mut req = http.get(format!("{auth_base_url}/internal/revocations"));
+    if let Some(token) = internal_token {
+        req = req.bearer_auth(token.expose_secret());
+    }
+    let list: RevocationList = req.send().await?.error_for_status()?.json().await?;
     for ev in &list.items {
         apply(denylist, ev);
     }
@@ -61,6 +60,7 @@ pub async fn sync_once(
 
 pub async fn run_sync_loop(
     auth_base_url: String,
+    internal_token: Option<SecretString>,
     denylist: Arc<Denylist>,
     interval: Duration,
     logger: Logger,
@@ -72,7 +72,7 @@ pub async fn run_sync_loop(
         .expect("reqwest client");
     let mut first = true;
     loop {
-        match sync_once(&http, &auth_base_url, &denylist).await {
+        match sync_once(&http, &auth_base_url, internal_token.as_ref(), &denylist).await {
             Ok(n) => {
                 if first {
                     slog::info!(logger, "revocations synced"; "count" => n);

@@ -72,6 +72,7 @@ fn spawn_background_tasks(state: &web::Data<AppState>, cancel: &CancellationToke
     ));
     tokio::spawn(revocation::run_sync_loop(
         settings.auth_base_url(),
+        settings.auth.internal_token.clone(),
         denylist.clone(),
         settings.auth.revocation_sync_interval,
         logger.clone(),

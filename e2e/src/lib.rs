@@ -106,6 +106,8 @@ impl Platform {
             ("AUTH_EVENTS_EXCHANGE", auth_exchange.clone()),
             ("JWT_ISSUER", "liveops-auth".into()),
             ("JWT_AUDIENCE", "liveops".into()),
+            // auth-service answers its revocation list in full only to holders of this token.
+            ("INTERNAL_TOKEN", format!("e2e-internal-{run_id}")),
         ];
 
         let mut platform = Platform {

@@ -72,6 +72,7 @@ pub struct Verifier {
     http: reqwest::Client,
     jwks_url: String,
     revocations_url: String,
+    internal_token: Option<String>,
     issuer: String,
     audience: String,
     min_refetch: Duration,
@@ -91,6 +92,7 @@ impl Verifier {
                 .expect("http client"),
             jwks_url: format!("{}/.well-known/jwks.json", s.service_url),
             revocations_url: format!("{}/internal/revocations", s.service_url),
+            internal_token: s.internal_token.clone(),
             issuer: s.jwt_issuer.clone(),
             audience: s.jwt_audience.clone(),
             min_refetch: Duration::from_secs(s.jwks_min_refetch_seconds),
@@ -188,14 +190,11 @@ impl Verifier {
     }
 
     pub async fn sync_revocations(&self) -> anyhow::Result<usize> {
-        let list: RevocationList = self
-            .http
-            .get(&self.revocations_url)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+        let mut req = self.http.get(&self.revocations_url);
+        if let Some(token) = &self.internal_token {
+            req = req.bearer_auth(token);
+        }
+        let list: RevocationList = req.send().await?.error_for_status()?.json().await?;
         let n = list.items.len();
         for item in list.items {
             self.apply(item);

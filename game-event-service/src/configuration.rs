@@ -59,6 +59,8 @@ pub struct AuthSettings {
     pub jwt_audience: String,
     pub jwks_min_refetch_seconds: u64,
     pub revocation_sync_seconds: u64,
+    /// auth-service's `INTERNAL_TOKEN`, sent on the revocation sync.
+    pub internal_token: Option<String>,
 }
 
 /// The claim decision worker and the sweeper behind it.
@@ -141,6 +143,7 @@ impl Default for AuthSettings {
             jwt_audience: "liveops".into(),
             jwks_min_refetch_seconds: 10,
             revocation_sync_seconds: 30,
+            internal_token: None,
         }
     }
 }
@@ -258,6 +261,10 @@ impl Settings {
                     "REVOCATION_SYNC_SECONDS",
                     auth.revocation_sync_seconds,
                 )?,
+                internal_token: std::env::var("INTERNAL_TOKEN")
+                    .ok()
+                    .filter(|t| !t.is_empty())
+                    .or(auth.internal_token),
             },
             claims: ClaimSettings {
                 worker_enabled: parse("CLAIM_WORKER_ENABLED", claims.worker_enabled)?,

@@ -129,6 +129,10 @@ fn auth(d: AuthSettings) -> anyhow::Result<AuthSettings> {
             .unwrap_or(d.amqp_url),
         events_exchange: var("AUTH_EVENTS_EXCHANGE").unwrap_or(d.events_exchange),
         revocation_sync_interval: ms("REVOCATION_SYNC_INTERVAL_MS", d.revocation_sync_interval)?,
+        internal_token: var("INTERNAL_TOKEN")
+            .filter(|t| !t.is_empty())
+            .map(SecretString::from)
+            .or(d.internal_token),
     })
 }
 

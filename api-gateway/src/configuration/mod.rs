@@ -66,6 +66,8 @@ pub struct AuthSettings {
     pub amqp_url: SecretString,
     pub events_exchange: String,
     pub revocation_sync_interval: Duration,
+    /// auth-service's `INTERNAL_TOKEN`, sent on the revocation sync.
+    pub internal_token: Option<SecretString>,
 }
 
 /// What one client may send.
@@ -141,6 +143,7 @@ impl Settings {
                 amqp_url: SecretString::from("amqp://guest:guest@127.0.0.1:5672/%2f"),
                 events_exchange: "auth.events".into(),
                 revocation_sync_interval: Duration::from_millis(30_000),
+                internal_token: None,
             },
             limits: LimitSettings {
                 body_limit_bytes: 1024 * 1024,
