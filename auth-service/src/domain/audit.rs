@@ -74,6 +74,45 @@ pub struct AuditRecord {
 }
 
 /// `GET /audit` filters; all optional, combined with AND, `from` inclusive, `to` exclusive.
+impl AuditRecord {
+    /// The record as clients and the other service read it.
+    pub fn to_wire(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("id".into(), self.id.clone().into());
+        m.insert(
+            "at".into(),
+            self.at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                .into(),
+        );
+        m.insert(
+            "actor".into(),
+            serde_json::json!({
+                "id": self.actor.id,
+                "roles": self.actor.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+            }),
+        );
+        m.insert("action".into(), self.action.clone().into());
+        m.insert(
+            "entity".into(),
+            serde_json::json!({"type": self.entity_type.as_str(), "id": self.entity_id}),
+        );
+        if let Some(b) = &self.before {
+            m.insert("before".into(), b.clone());
+        }
+        if let Some(a) = &self.after {
+            m.insert("after".into(), a.clone());
+        }
+        m.insert(
+            "requestId".into(),
+            self.request_id
+                .clone()
+                .map_or(serde_json::Value::Null, Into::into),
+        );
+        m
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     pub entity_type: Option<EntityType>,

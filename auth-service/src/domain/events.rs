@@ -69,6 +69,17 @@ pub struct SessionRevoked {
     pub expires_at: String,
 }
 
+/// An audit record of this service, published so that game-event-service, which keeps both
+/// services' records, answers `GET /audit` over the whole platform. The body is the record in
+/// its wire shape (`{id, at, actor, action, entity, before?, after?, requestId}`).
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditRecorded {
+    #[serde(skip)]
+    pub message_id: MessageId,
+    #[serde(flatten)]
+    pub record: serde_json::Map<String, serde_json::Value>,
+}
+
 /// A payload that knows its routing key, so it can only be published under the right one.
 pub trait DomainEvent: Serialize {
     const ROUTING_KEY: &'static str;
@@ -90,3 +101,4 @@ domain_event!(UserRegistered, "user.registered");
 domain_event!(UserLoggedIn, "user.logged_in");
 domain_event!(UserRolesChanged, "user.roles_changed");
 domain_event!(SessionRevoked, "session.revoked");
+domain_event!(AuditRecorded, "audit.recorded");

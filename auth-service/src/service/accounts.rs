@@ -98,6 +98,7 @@ pub(super) async fn insert_user(
         });
         let mut user = user;
         if let Some(r) = &record {
+            user.outbox.push([audit::recorded(r)?]);
             user.outbox.push_audit(audit::pending(r));
         }
         match state.users.insert(&user).await {

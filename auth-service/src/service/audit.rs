@@ -34,6 +34,14 @@ pub fn pending(record: &AuditRecord) -> String {
     AuditDoc::from_record(record).to_json()
 }
 
+/// The `audit.recorded` event announcing `record`, to ride in the same write as the record.
+pub fn recorded(record: &AuditRecord) -> Result<crate::store::PendingEvent, AppError> {
+    super::pending(&crate::domain::events::AuditRecorded {
+        message_id: crate::domain::MessageId::generate(),
+        record: record.to_wire(),
+    })
+}
+
 /// Appends the record now; the copy inside the document only matters after a crash.
 pub async fn append(state: &AppState, record: &AuditRecord) -> Result<(), AppError> {
     state.audit.insert(&AuditDoc::from_record(record)).await?;

@@ -132,7 +132,7 @@ async fn replace_roles(
     next.roles = roles.to_strings();
     next.version = user.version + 1;
     next.updated_at = now();
-    next.outbox.push([event]);
+    next.outbox.push([event, audit::recorded(&record)?]);
     next.outbox.push_audit(audit::pending(&record));
     if !state.users.replace(&next, user.version).await? {
         return Ok(false);

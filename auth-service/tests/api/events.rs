@@ -80,6 +80,52 @@ async fn role_change_publishes_roles_changed_and_session_revoked() {
 }
 
 #[tokio::test]
+async fn a_role_change_publishes_its_audit_record_in_the_wire_shape() {
+    let app = spawn_app().await;
+    let events = EventListener::bind(&app.exchange()).await;
+    let (user, _, _) = app.user_with_tokens("ev-audit@example.com").await;
+    let admin = app.admin_token().await;
+    let admin_id = jsonwebtoken::dangerous::insecure_decode::<Value>(&admin)
+        .unwrap()
+        .claims["sub"]
+        .clone();
+    let r = app
+        .patch_roles(
+            &admin,
+            user["id"].as_str().unwrap(),
+            &json!({"roles": ["OPERATOR"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let (_, body) = events
+        .expect("audit.recorded", |b| b["entity"]["id"] == user["id"])
+        .await;
+    assert_eq!(body["entity"]["type"], "user");
+    assert_eq!(body["action"], "user.roles_changed");
+    assert_eq!(body["actor"]["id"], admin_id);
+    assert!(body["actor"]["roles"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("ADMIN")));
+    assert_eq!(body["before"], json!({"roles": ["USER"]}));
+    assert_eq!(body["after"], json!({"roles": ["OPERATOR"]}));
+    assert!(is_rfc3339(&body["at"]));
+    assert!(body["id"].as_str().is_some_and(|id| !id.is_empty()));
+    // The record published is the one GET /audit lists.
+    let listed = app
+        .get_auth(
+            &format!("/audit?entityId={}", user["id"].as_str().unwrap()),
+            &admin,
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"][0]["id"], body["id"]);
+    app.cleanup().await;
+}
+
+#[tokio::test]
 async fn logout_and_refresh_reuse_publish_session_revoked() {
     let app = spawn_app().await;
     let events = EventListener::bind(&app.exchange()).await;

@@ -61,10 +61,10 @@ async fn events_wait_inside_the_documents_they_announce_until_published() {
     let u = find(&offline, "users", doc! {"_id": id}).await;
     assert_eq!(
         routing_keys(&u),
-        vec!["user.registered", "user.roles_changed"]
+        vec!["user.registered", "user.roles_changed", "audit.recorded"]
     );
-    // Two events and the role change's audit record.
-    assert_eq!(pending(&u), 3);
+    // Three events and the role change's audit record.
+    assert_eq!(pending(&u), 4);
     assert_eq!(u.get_array("pendingAudit").unwrap().len(), 1);
     let s = find(&offline, "sessions", doc! {"userId": id}).await;
     assert_eq!(routing_keys(&s), vec!["user.logged_in"]);
