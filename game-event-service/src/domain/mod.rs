@@ -2,6 +2,7 @@
 //! HTTP layer, the store and the jobs depend on this module, never the other way round.
 pub mod activity;
 pub mod audience;
+pub mod audit;
 pub mod claim;
 pub mod conditions;
 pub mod eligibility;

@@ -1,5 +1,6 @@
 //! Thin HTTP handlers: parse, authorize, call one domain or service function, shape the
 //! response. Every module registers its own routes (`config`).
+pub mod audit;
 pub mod claims;
 pub mod eligibility;
 pub mod events;
@@ -25,6 +26,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     progress::config(cfg);
     periods::config(cfg);
     segments::config(cfg);
+    audit::config(cfg);
 }
 
 /// A resource whose other methods answer 405 problem+json.

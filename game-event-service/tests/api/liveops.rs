@@ -549,3 +549,165 @@ async fn outside_the_audience_an_event_is_invisible_and_unclaimable() {
     assert_eq!(r.status, 200);
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn staff_writes_are_audited_and_auth_records_arrive_by_message() {
+    let app = spawn_app().await;
+    let op = app.operator();
+    let auditor = app.token("auditor-1", &["AUDITOR"]);
+    let e = app.create_event(json!({"status": "DRAFT"})).await;
+    let id = e["id"].as_str().unwrap().to_string();
+    let r = patch(&app, &id, json!({"version": 1, "title": "Renamed"})).await;
+    assert_eq!(r.status, 200);
+    let r = patch(&app, &id, json!({"version": 2, "status": "ACTIVE"})).await;
+    assert_eq!(r.status, 200);
+    let r = app
+        .post(
+            &format!("/events/{id}/rewards"),
+            &op,
+            json!({"type": "POINT", "quantity": 5}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let r = app.post("/segments", &op, json!({"name": "s"})).await;
+    let sid = r.body["id"].as_str().unwrap().to_string();
+    app.post(
+        &format!("/segments/{sid}/members"),
+        &op,
+        json!({"userIds": ["a", "b"]}),
+    )
+    .await;
+    app.record("p-1", "kills", 3, chrono::Utc::now()).await;
+    let r = app
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/events/{id}"),
+            Some(&op),
+            None,
+            &[("X-Request-Id", "req-archive-1")],
+        )
+        .await;
+    assert_eq!(r.status, 204);
+
+    let r = app
+        .get(&format!("/audit?entityType=event&entityId={id}"), &auditor)
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let items = r.body["items"].as_array().unwrap();
+    let actions: Vec<&str> = items
+        .iter()
+        .map(|i| i["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "event.archived",
+            "event.reward_added",
+            "event.status_changed",
+            "event.updated",
+            "event.created"
+        ]
+    );
+    let created = &items[4];
+    assert_eq!(
+        created["actor"],
+        json!({"id": "operator-1", "roles": ["OPERATOR"]})
+    );
+    assert_eq!(created["entity"], json!({"type": "event", "id": id}));
+    assert!(created.get("before").is_none());
+    assert_eq!(created["after"]["title"], "Test event");
+    assert_eq!(items[3]["before"]["title"], "Test event");
+    assert_eq!(items[3]["after"]["title"], "Renamed");
+    assert_eq!(items[2]["before"]["status"], "DRAFT");
+    assert_eq!(items[2]["after"]["status"], "ACTIVE");
+    assert_eq!(items[0]["requestId"], "req-archive-1");
+    assert!(items[0]["at"]
+        .as_str()
+        .unwrap()
+        .parse::<chrono::DateTime<chrono::Utc>>()
+        .is_ok());
+
+    let r = app.get("/audit?entityType=segment", &auditor).await;
+    let actions: Vec<&str> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["segment.members_added", "segment.created"]);
+    let r = app
+        .get("/audit?action=activity.recorded", &app.admin())
+        .await;
+    assert_eq!(r.body["items"][0]["entity"]["type"], "activity");
+    assert_eq!(r.body["items"][0]["actor"]["id"], "admin-1");
+
+    // auth-service's records arrive as audit.recorded and are stored once, by id.
+    let rec = json!({
+        "id": uuid::Uuid::now_v7().to_string(), "at": chrono::Utc::now().to_rfc3339(),
+        "actor": {"id": "admin-9", "roles": ["ADMIN"]}, "action": "user.roles_changed",
+        "entity": {"type": "user", "id": "u-7"}, "before": {"roles": ["USER"]},
+        "after": {"roles": ["USER", "OPERATOR"]}, "requestId": "req-auth-1",
+    });
+    for _ in 0..2 {
+        app.state
+            .broker
+            .publish(
+                &app.settings.amqp.auth_events_exchange,
+                "audit.recorded",
+                serde_json::to_vec(&rec).unwrap(),
+                rec["id"].as_str().unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+    wait_until(std::time::Duration::from_secs(10), || async {
+        app.get("/audit?actorId=admin-9", &auditor).await.body["items"]
+            .as_array()
+            .is_some_and(|i| !i.is_empty())
+    })
+    .await
+    .expect("auth record stored");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let r = app.get("/audit?actorId=admin-9", &auditor).await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["items"][0], rec_normalized(&rec));
+
+    // Pages newest first; filters are typed.
+    let r = app.get("/audit?limit=2", &auditor).await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 2);
+    let next = r.body["nextCursor"].as_str().unwrap().to_string();
+    let r2 = app
+        .get(&format!("/audit?limit=2&cursor={next}"), &auditor)
+        .await;
+    assert!(r2.body["items"][0]["id"].as_str() < r.body["items"][1]["id"].as_str());
+    for (q, field) in [
+        ("entityType=planet", "entityType"),
+        ("entityId=%24gt", "entityId"),
+        ("action=DROP", "action"),
+        ("from=yesterday", "from"),
+        ("from=2030-01-02T00:00:00Z&to=2030-01-01T00:00:00Z", "to"),
+        ("actor=me", "actor"),
+    ] {
+        let r = app.get(&format!("/audit?{q}"), &auditor).await;
+        assert_eq!(
+            (r.status, r.body["field"].clone()),
+            (400, json!(field)),
+            "{q}"
+        );
+    }
+    assert_eq!(app.get("/audit", &op).await.status, 403);
+    assert_eq!(
+        app.get("/audit", &app.token("p", &["USER"])).await.status,
+        403
+    );
+    app.cleanup().await;
+}
+
+fn rec_normalized(rec: &Value) -> Value {
+    let mut r = rec.clone();
+    let at: chrono::DateTime<chrono::Utc> = rec["at"].as_str().unwrap().parse().unwrap();
+    r["at"] = json!(
+        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(at.timestamp_millis()).unwrap()
+    );
+    r
+}
