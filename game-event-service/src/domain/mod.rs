@@ -8,6 +8,7 @@ pub mod conditions;
 pub mod eligibility;
 pub mod errors;
 pub mod event;
+pub mod forecast;
 pub mod ids;
 mod openapi;
 pub mod period;

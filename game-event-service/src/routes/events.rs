@@ -58,6 +58,16 @@ pub fn require_manager(id: &Identity) -> Result<(), ApiError> {
     }
 }
 
+pub fn require_staff(id: &Identity) -> Result<(), ApiError> {
+    if id.roles.is_staff() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "OPERATOR, AUDITOR or ADMIN role required".into(),
+        ))
+    }
+}
+
 /// The latest unarchived version, straight from the store (changes start from there).
 async fn load_current(state: &AppState, event_id: &EventId) -> Result<Event, ApiError> {
     state

@@ -4,12 +4,14 @@ pub mod audit;
 pub mod claims;
 pub mod eligibility;
 pub mod events;
+pub mod forecast;
 pub mod health;
 pub mod lookup;
 pub mod periods;
 pub mod progress;
 pub mod rewards;
 pub mod segments;
+pub mod stats;
 
 use crate::error::ApiError;
 use actix_web::HttpResponse;
@@ -27,6 +29,8 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     periods::config(cfg);
     segments::config(cfg);
     audit::config(cfg);
+    stats::config(cfg);
+    forecast::config(cfg);
 }
 
 /// A resource whose other methods answer 405 problem+json.

@@ -1,5 +1,5 @@
 //! Segments and their members (staff).
-use super::events::require_manager;
+use super::events::{require_manager, require_staff};
 use super::{json, page_of, resource, ListResponse};
 use crate::audit::{record, Change};
 use crate::auth::Identity;
@@ -33,16 +33,6 @@ pub fn config(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(add_members))
             .route(web::delete().to(remove_members)),
     );
-}
-
-fn require_staff(id: &Identity) -> Result<(), ApiError> {
-    if id.roles.is_staff() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "OPERATOR, AUDITOR or ADMIN role required".into(),
-        ))
-    }
 }
 
 async fn load_segment(state: &AppState, raw: &str) -> Result<Segment, ApiError> {

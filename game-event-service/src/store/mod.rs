@@ -4,8 +4,10 @@ pub mod activities;
 pub mod audit;
 pub mod claims;
 pub mod events;
+pub mod forecast;
 pub mod grants;
 pub mod segments;
+pub mod stats;
 pub mod stock;
 pub mod users;
 

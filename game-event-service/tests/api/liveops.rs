@@ -711,3 +711,97 @@ fn rec_normalized(rec: &Value) -> Value {
     );
     r
 }
+
+#[tokio::test]
+async fn stats_count_claims_by_status_and_forecast_counts_the_audience() {
+    let app = spawn_app().await;
+    let op = app.operator();
+    let now = chrono::Utc::now();
+    let e = app
+        .create_event(json!({
+            "maxClaims": 10,
+            "conditions": [{"type": "COUNTER", "key": "kills", "threshold": 5}],
+            "rewards": [{"type": "ITEM", "itemCode": "sword", "quantity": 2}],
+        }))
+        .await;
+    let id = e["id"].as_str().unwrap().to_string();
+    for (u, kills) in [("s-1", 5), ("s-2", 9), ("s-3", 1)] {
+        register(&app, u, "2026-01-01T00:00:00Z").await;
+        app.record(u, "kills", kills, now - chrono::Duration::hours(1))
+            .await;
+    }
+    register(&app, "s-4", "2026-01-01T00:00:00Z").await;
+    for u in ["s-1", "s-2", "s-3"] {
+        let r = app.claim(&id, &app.token(u, &["USER"]), &[]).await;
+        assert_eq!(r.status, 202);
+        app.wait_decided(r.body["id"].as_str().unwrap()).await;
+    }
+    let r = app
+        .get(
+            &format!("/events/{id}/stats"),
+            &app.token("aud", &["AUDITOR"]),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["approved"], 2);
+    assert_eq!(r.body["pending"], 0);
+    assert_eq!(r.body["revoked"], 0);
+    assert_eq!(r.body["rejected"], json!({"CONDITION_NOT_MET": 1}));
+    assert_eq!(r.body["stockLeft"], 8);
+    assert!(r.body.get("period").is_none());
+    assert_eq!(
+        app.get(&format!("/events/{id}/stats"), &app.token("s-1", &["USER"]))
+            .await
+            .status,
+        403
+    );
+
+    wait_until(std::time::Duration::from_secs(10), || async {
+        app.get(&format!("/events/{id}/forecast"), &op).await.body["audience"] == 4
+    })
+    .await
+    .expect("registrations recorded");
+    let r = app.get(&format!("/events/{id}/forecast"), &op).await;
+    assert_eq!(
+        r.body,
+        json!({"audience": 4, "qualifying": 2, "rewards": [{"type": "ITEM", "itemCode": "sword", "quantity": 4}]})
+    );
+    // A DRAFT with a segment audience and a stock of one.
+    let r = app.post("/segments", &op, json!({"name": "f"})).await;
+    let sid = r.body["id"].as_str().unwrap().to_string();
+    app.post(
+        &format!("/segments/{sid}/members"),
+        &op,
+        json!({"userIds": ["s-1", "s-2", "s-3"]}),
+    )
+    .await;
+    let d = app
+        .create_event(json!({
+            "status": "DRAFT", "maxClaims": 1, "audience": {"segments": [sid]},
+            "conditions": [{"type": "COUNTER", "key": "kills", "threshold": 5}],
+        }))
+        .await;
+    let r = app
+        .get(
+            &format!("/events/{}/forecast", d["id"].as_str().unwrap()),
+            &op,
+        )
+        .await;
+    assert_eq!(
+        r.body,
+        json!({"audience": 3, "qualifying": 2, "rewards": [{"type": "POINT", "quantity": 100}]})
+    );
+
+    // A recurring event shows its current period.
+    let daily = app
+        .create_event(json!({"recurrence": {"every": "DAY"}, "maxClaimsPerPeriod": 3}))
+        .await;
+    let did = daily["id"].as_str().unwrap();
+    let r = app.claim(did, &app.token("s-4", &["USER"]), &[]).await;
+    app.wait_decided(r.body["id"].as_str().unwrap()).await;
+    let r = app.get(&format!("/events/{did}/stats"), &op).await;
+    assert_eq!(r.body["period"]["approved"], 1, "{:?}", r.body);
+    assert_eq!(r.body["period"]["stockLeft"], 2);
+    assert!(r.body.get("stockLeft").is_none());
+    app.cleanup().await;
+}
