@@ -805,3 +805,100 @@ async fn stats_count_claims_by_status_and_forecast_counts_the_audience() {
     assert!(r.body.get("stockLeft").is_none());
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn openapi_documents_the_live_ops_routes_and_shapes() {
+    let app = spawn_app().await;
+    let r = app
+        .request(reqwest::Method::GET, "/swagger.json", None, None, &[])
+        .await;
+    assert_eq!(r.status, 200);
+    for path in [
+        "/events/{id}/periods",
+        "/events/{id}/stats",
+        "/events/{id}/forecast",
+        "/segments",
+        "/segments/{id}",
+        "/segments/{id}/members",
+        "/audit",
+    ] {
+        assert!(r.body["paths"][path].is_object(), "{path} missing");
+    }
+    // Responses are untyped here; the request bodies carry the shapes.
+    let new_event = &r.body["definitions"]["NewEvent"]["properties"];
+    assert!(new_event["recurrence"]["properties"]["resetDay"].is_object());
+    assert!(new_event["audience"]["properties"]["rolloutPercent"].is_object());
+    assert!(new_event["maxClaimsPerPeriod"].is_object());
+    let statuses = new_event["status"]["enum"].as_array().unwrap();
+    assert!(statuses.contains(&json!("PAUSED")));
+    let patch = &r.body["definitions"]["EventPatch"]["properties"];
+    assert!(patch["recurrence"]["properties"]["every"].is_object());
+    assert!(r.body["definitions"]["MemberIds"]["properties"]["userIds"].is_object());
+    let params: Vec<&str> = r.body["paths"]["/audit"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for want in ["entityType", "entityId", "actorId", "action", "from", "to"] {
+        assert!(params.contains(&want), "{want} not in {params:?}");
+    }
+    app.cleanup().await;
+}
+
+/// The forecast over 100,000 known users (run with `--ignored`; seeding takes a while on the
+/// development stand-in). Prints the time of one forecast.
+#[tokio::test]
+#[ignore]
+async fn forecast_over_100k_users_benchmark() {
+    use game_event_service::domain::activity::{Activity, LOGIN};
+    use game_event_service::domain::UserId;
+    let app = spawn_app().await;
+    let now = chrono::Utc::now();
+    let users = &app.state.store.db;
+    let docs: Vec<mongodb::bson::Document> = (0..100_000)
+        .map(|i| {
+            mongodb::bson::doc! {"_id": format!("bench-{i:06}"),
+            "registeredAt": mongodb::bson::DateTime::from_chrono(now - chrono::Duration::days(i % 400))}
+        })
+        .collect();
+    let seed = std::time::Instant::now();
+    for chunk in docs.chunks(5000) {
+        users
+            .collection::<mongodb::bson::Document>("users")
+            .insert_many(chunk)
+            .await
+            .unwrap();
+    }
+    // One login each for a tenth of them.
+    for i in (0..100_000).step_by(10) {
+        let a = Activity {
+            id: format!("bench-login-{i}"),
+            user_id: UserId::parse(&format!("bench-{i:06}")).unwrap(),
+            key: LOGIN.into(),
+            value: 1,
+            occurred_at: now - chrono::Duration::hours(1),
+            subject_user_id: None,
+        };
+        app.state.store.insert_activity(&a).await.unwrap();
+    }
+    println!("seeded in {:?}", seed.elapsed());
+    let e = app
+        .create_event(json!({
+            "status": "DRAFT", "audience": {"rolloutPercent": 50},
+            "conditions": [{"type": "LOGIN_DAYS", "threshold": 1}],
+        }))
+        .await;
+    let t = std::time::Instant::now();
+    let r = app
+        .get(
+            &format!("/events/{}/forecast", e["id"].as_str().unwrap()),
+            &app.operator(),
+        )
+        .await;
+    println!("forecast {:?} in {:?}", r.body, t.elapsed());
+    assert_eq!(r.status, 200);
+    let audience = r.body["audience"].as_u64().unwrap();
+    assert!((45_000..55_000).contains(&audience), "{audience}");
+    app.cleanup().await;
+}
