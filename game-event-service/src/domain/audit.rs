@@ -32,7 +32,6 @@ impl EntityType {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
 pub struct Actor {
     /// A user id, or a service's own name (`bootstrap`) for what no user did.
     pub id: String,
@@ -41,15 +40,16 @@ pub struct Actor {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
 pub struct Entity {
     #[serde(rename = "type")]
     pub kind: EntityType,
     pub id: String,
 }
 
+/// Read from other services' messages too, so fields this version does not know are ignored
+/// rather than dead-lettering a newer producer's records.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Apiv2Schema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct AuditRecord {
     pub id: String,
     pub at: DateTime<Utc>,

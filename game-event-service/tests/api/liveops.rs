@@ -648,6 +648,22 @@ async fn staff_writes_are_audited_and_auth_records_arrive_by_message() {
         "entity": {"type": "user", "id": "u-7"}, "before": {"roles": ["USER"]},
         "after": {"roles": ["USER", "OPERATOR"]}, "requestId": "req-auth-1",
     });
+    // A record that is not one (operator in an id) is dead-lettered, never stored.
+    let bad = json!({
+        "id": uuid::Uuid::now_v7().to_string(), "at": chrono::Utc::now().to_rfc3339(),
+        "actor": {"id": {"$gt": ""}, "roles": []}, "action": "user.roles_changed",
+        "entity": {"type": "user", "id": "u-7"},
+    });
+    app.state
+        .broker
+        .publish(
+            &app.settings.amqp.auth_events_exchange,
+            "audit.recorded",
+            serde_json::to_vec(&bad).unwrap(),
+            bad["id"].as_str().unwrap(),
+        )
+        .await
+        .unwrap();
     for _ in 0..2 {
         app.state
             .broker
@@ -671,6 +687,12 @@ async fn staff_writes_are_audited_and_auth_records_arrive_by_message() {
     let r = app.get("/audit?actorId=admin-9", &auditor).await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(r.body["items"][0], rec_normalized(&rec));
+    let r = app.get("/audit?entityType=user", &auditor).await;
+    assert_eq!(
+        r.body["items"].as_array().unwrap().len(),
+        1,
+        "the malformed record was not stored"
+    );
 
     // Pages newest first; filters are typed.
     let r = app.get("/audit?limit=2", &auditor).await;
