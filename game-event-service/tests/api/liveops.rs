@@ -919,6 +919,19 @@ async fn forecast_over_100k_users_benchmark() {
         )
         .await;
     println!("forecast {:?} in {:?}", r.body, t.elapsed());
+    // Where the time goes: the store's reads alone.
+    let t = std::time::Instant::now();
+    let known = app.state.store.known_users().await.unwrap();
+    println!("known_users ({}) in {:?}", known.len(), t.elapsed());
+    let t = std::time::Instant::now();
+    let window = game_event_service::domain::event::Window {
+        starts_at: now - chrono::Duration::days(7),
+        ends_at: now + chrono::Duration::days(7),
+    };
+    let conditions: Vec<game_event_service::domain::event::Condition> =
+        serde_json::from_value(json!([{"type": "LOGIN_DAYS", "threshold": 1}])).unwrap();
+    let facts = app.state.store.facts_in(window, &conditions).await.unwrap();
+    println!("facts_in ({} users) in {:?}", facts.len(), t.elapsed());
     assert_eq!(r.status, 200);
     let audience = r.body["audience"].as_u64().unwrap();
     assert!((45_000..55_000).contains(&audience), "{audience}");
