@@ -1,4 +1,5 @@
 //! game-event-service: events, progress and exactly-once reward claims.
+pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod claims;

@@ -2,11 +2,13 @@
 //! HTTP layer, the store and the jobs depend on this module, never the other way round.
 pub mod activity;
 pub mod audience;
+pub mod audit;
 pub mod claim;
 pub mod conditions;
 pub mod eligibility;
 pub mod errors;
 pub mod event;
+pub mod forecast;
 pub mod ids;
 mod openapi;
 pub mod period;

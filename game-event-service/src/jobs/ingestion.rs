@@ -2,6 +2,7 @@
 //! become activity records, each applied at most once (keyed by its id).
 use super::RETRY_PAUSE;
 use crate::domain::activity::{Activity, ActivityInput, Source, INVITE, LOGIN};
+use crate::domain::audit::AuditRecord;
 use crate::domain::{valid_id, UserId};
 use crate::metrics::Metrics;
 use crate::mq::{Delivery, Outcome};
@@ -76,6 +77,9 @@ impl Ingestor {
     /// `user.logged_in` is a login of that user; `user.registered` with `invitedBy` is an
     /// invite of the inviter.
     pub async fn handle_auth_event(&self, d: Delivery) -> Outcome {
+        if d.routing_key == "audit.recorded" {
+            return self.handle_audit_record(d).await;
+        }
         let ev: AuthEvent = match serde_json::from_slice(&d.body) {
             Ok(e) => e,
             Err(e) => {
@@ -113,5 +117,29 @@ impl Ingestor {
             subject_user_id: subject.and_then(|s| UserId::parse(&s)),
         };
         self.ingest(activity, "auth").await
+    }
+
+    /// auth-service's audit record (`audit.recorded`), kept beside this service's own so that
+    /// `GET /audit` answers over both; stored once per record id.
+    async fn handle_audit_record(&self, d: Delivery) -> Outcome {
+        let rec = match crate::extract::parse_json::<AuditRecord>(&d.body) {
+            Ok(r) => r,
+            Err(e) => {
+                slog::warn!(self.logger, "malformed audit record"; "error" => e.to_string());
+                return Outcome::DeadLetter;
+            }
+        };
+        if let Err(errs) = rec.validate() {
+            slog::warn!(self.logger, "invalid audit record"; "field" => &errs[0].field);
+            return Outcome::DeadLetter;
+        }
+        match self.store.append_audit(&rec).await {
+            Ok(_) => Outcome::Ack,
+            Err(e) => {
+                slog::warn!(self.logger, "audit record insert failed"; "error" => e.to_string());
+                tokio::time::sleep(RETRY_PAUSE).await;
+                Outcome::Requeue
+            }
+        }
     }
 }

@@ -130,7 +130,8 @@ pub async fn declare_topology(ch: &Channel, settings: &Settings) -> anyhow::Resu
         )
         .await?;
     }
-    for rk in ["user.registered", "user.logged_in"] {
+    // audit.recorded: auth-service's audit records, kept here beside this service's own.
+    for rk in ["user.registered", "user.logged_in", "audit.recorded"] {
         ch.queue_bind(QueueBindArguments::new(
             &s.auth_events_queue,
             &s.auth_events_exchange,

@@ -1,8 +1,10 @@
 //! Events: create, list, read, change, archive.
 use super::lookup::{event_id, load_visible};
 use super::{json, resource, ListResponse};
+use crate::audit::{record, Change};
 use crate::auth::Identity;
 use crate::cache::Invalidation;
+use crate::domain::audit::EntityType;
 use crate::domain::event::{Event, EventPatch, EventStatus, NewEvent};
 use crate::domain::{EventId, FieldErrors};
 use crate::error::ApiError;
@@ -56,6 +58,16 @@ pub fn require_manager(id: &Identity) -> Result<(), ApiError> {
     }
 }
 
+pub fn require_staff(id: &Identity) -> Result<(), ApiError> {
+    if id.roles.is_staff() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "OPERATOR, AUDITOR or ADMIN role required".into(),
+        ))
+    }
+}
+
 /// The latest unarchived version, straight from the store (changes start from there).
 async fn load_current(state: &AppState, event_id: &EventId) -> Result<Event, ApiError> {
     state
@@ -98,12 +110,21 @@ pub async fn modify_latest(
     event_id: &EventId,
     change: impl Fn(&Event) -> Result<Event, FieldErrors>,
 ) -> Result<Event, ApiError> {
+    Ok(modify_latest_from(state, event_id, change).await?.1)
+}
+
+/// As `modify_latest`, also answering the version the change was applied to (for the audit).
+pub async fn modify_latest_from(
+    state: &AppState,
+    event_id: &EventId,
+    change: impl Fn(&Event) -> Result<Event, FieldErrors>,
+) -> Result<(Event, Event), ApiError> {
     for _ in 0..5 {
         let current = load_current(state, event_id).await?;
         let next = change(&current).map_err(ApiError::Validation)?;
         if state.store.replace_event(&next, current.version).await? {
             announce_change(state, event_id).await;
-            return Ok(next);
+            return Ok((current, next));
         }
     }
     Err(ApiError::VersionConflict(
@@ -122,6 +143,8 @@ pub async fn create_event(
     let e = Event::create(body.0, EventId::mint(), id.user_id.clone(), Utc::now())
         .map_err(ApiError::Validation)?;
     state.store.insert_event(&e).await?;
+    let change = Change::new("event.created", EntityType::Event, e.id.as_str()).after(&e);
+    record(&state, &id, change).await;
     let mut r = event_response(StatusCode::CREATED, &e);
     if let Ok(v) = HeaderValue::from_str(&format!("/events/{}", e.id)) {
         r.headers_mut().insert(LOCATION, v);
@@ -238,6 +261,15 @@ pub async fn patch_event(
         ));
     }
     announce_change(&state, &next.id).await;
+    let action = if next.status != current.status {
+        "event.status_changed"
+    } else {
+        "event.updated"
+    };
+    let change = Change::new(action, EntityType::Event, next.id.as_str())
+        .before(&current)
+        .after(&next);
+    record(&state, &id, change).await;
     Ok(event_response(StatusCode::OK, &next))
 }
 
@@ -250,6 +282,11 @@ pub async fn delete_event(
 ) -> Result<HttpResponse, ApiError> {
     require_manager(&id)?;
     let now = Utc::now();
-    modify_latest(&state, &event_id(&path)?, |e| e.archived(now)).await?;
+    let (before, after) =
+        modify_latest_from(&state, &event_id(&path)?, |e| e.archived(now)).await?;
+    let change = Change::new("event.archived", EntityType::Event, after.id.as_str())
+        .before(&before)
+        .after(&after);
+    record(&state, &id, change).await;
     Ok(HttpResponse::NoContent().finish())
 }

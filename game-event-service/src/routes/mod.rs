@@ -1,14 +1,17 @@
 //! Thin HTTP handlers: parse, authorize, call one domain or service function, shape the
 //! response. Every module registers its own routes (`config`).
+pub mod audit;
 pub mod claims;
 pub mod eligibility;
 pub mod events;
+pub mod forecast;
 pub mod health;
 pub mod lookup;
 pub mod periods;
 pub mod progress;
 pub mod rewards;
 pub mod segments;
+pub mod stats;
 
 use crate::error::ApiError;
 use actix_web::HttpResponse;
@@ -25,6 +28,9 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     progress::config(cfg);
     periods::config(cfg);
     segments::config(cfg);
+    audit::config(cfg);
+    stats::config(cfg);
+    forecast::config(cfg);
 }
 
 /// A resource whose other methods answer 405 problem+json.

@@ -119,6 +119,17 @@ pub async fn record_activity(
         .into_activity(Source::Admin)
         .map_err(|f| ApiError::Validation(vec![f]))?;
     let applied = state.store.insert_activity(&a).await?;
+    if applied {
+        let change = crate::audit::Change::new(
+            "activity.recorded",
+            crate::domain::audit::EntityType::Activity,
+            a.id.as_str(),
+        )
+        .after(&serde_json::json!({
+            "userId": a.user_id, "key": a.key, "value": a.value, "occurredAt": a.occurred_at,
+        }));
+        crate::audit::record(&state, &id, change).await;
+    }
     state
         .metrics
         .activities

@@ -1,8 +1,10 @@
 //! An event's rewards.
-use super::events::{event_response, modify_latest, require_manager};
+use super::events::{event_response, modify_latest_from, require_manager};
 use super::lookup::{event_id, load_visible};
 use super::{json, resource, ListResponse};
+use crate::audit::{record, Change};
 use crate::auth::Identity;
+use crate::domain::audit::EntityType;
 use crate::domain::event::Reward;
 use crate::error::ApiError;
 use crate::extract::ValidJson;
@@ -45,9 +47,13 @@ pub async fn add_reward(
     require_manager(&id)?;
     let reward = body.0;
     let now = Utc::now();
-    let e = modify_latest(&state, &event_id(&path)?, |e| {
+    let (before, e) = modify_latest_from(&state, &event_id(&path)?, |e| {
         e.with_reward(reward.clone(), now)
     })
     .await?;
+    let change = Change::new("event.reward_added", EntityType::Event, e.id.as_str())
+        .before(&before)
+        .after(&e);
+    record(&state, &id, change).await;
     Ok(event_response(StatusCode::CREATED, &e))
 }

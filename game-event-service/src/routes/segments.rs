@@ -1,7 +1,9 @@
 //! Segments and their members (staff).
-use super::events::require_manager;
+use super::events::{require_manager, require_staff};
 use super::{json, page_of, resource, ListResponse};
+use crate::audit::{record, Change};
 use crate::auth::Identity;
+use crate::domain::audit::EntityType;
 use crate::domain::ids::{valid_id, SegmentId};
 use crate::domain::segment::{MemberIds, NewSegment, Segment};
 use crate::error::ApiError;
@@ -33,16 +35,6 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     );
 }
 
-fn require_staff(id: &Identity) -> Result<(), ApiError> {
-    if id.roles.is_staff() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "OPERATOR, AUDITOR or ADMIN role required".into(),
-        ))
-    }
-}
-
 async fn load_segment(state: &AppState, raw: &str) -> Result<Segment, ApiError> {
     let id = path_id(raw, SegmentId::parse)?;
     state
@@ -63,6 +55,8 @@ pub async fn create_segment(
     let s = Segment::create(body.0, SegmentId::mint(), id.user_id.clone(), Utc::now())
         .map_err(ApiError::Validation)?;
     state.store.insert_segment(&s).await?;
+    let change = Change::new("segment.created", EntityType::Segment, s.id.as_str()).after(&s);
+    record(&state, &id, change).await;
     let mut r = json(StatusCode::CREATED, &s);
     if let Ok(v) = HeaderValue::from_str(&format!("/segments/{}", s.id)) {
         r.headers_mut().insert(LOCATION, v);
@@ -137,6 +131,13 @@ pub async fn add_members(
     let users = body.0.validated().map_err(ApiError::Validation)?;
     let segment = load_segment(&state, &path).await?;
     let added = state.store.add_members(&segment.id, &users).await?;
+    let change = Change::new(
+        "segment.members_added",
+        EntityType::Segment,
+        segment.id.as_str(),
+    )
+    .after(&serde_json::json!({"userIds": users, "added": added}));
+    record(&state, &id, change).await;
     Ok(json(
         StatusCode::OK,
         &MembersAdded {
@@ -158,6 +159,13 @@ pub async fn remove_members(
     let users = body.0.validated().map_err(ApiError::Validation)?;
     let segment = load_segment(&state, &path).await?;
     let removed = state.store.remove_members(&segment.id, &users).await?;
+    let change = Change::new(
+        "segment.members_removed",
+        EntityType::Segment,
+        segment.id.as_str(),
+    )
+    .before(&serde_json::json!({"userIds": users, "removed": removed}));
+    record(&state, &id, change).await;
     Ok(json(StatusCode::OK, &MembersRemoved { removed }))
 }
 

@@ -1,10 +1,13 @@
 //! MongoDB repositories. Every invariant is held by a unique `_id` (never by check-then-insert),
 //! updates are whole-document replaces with a version/status filter, counters use `$inc`.
 pub mod activities;
+pub mod audit;
 pub mod claims;
 pub mod events;
+pub mod forecast;
 pub mod grants;
 pub mod segments;
+pub mod stats;
 pub mod stock;
 pub mod users;
 
@@ -206,6 +209,15 @@ impl Store {
         self.db
             .collection::<mongodb::bson::Document>(segments::MEMBERS)
             .create_indexes([idx(doc! {"segmentId": 1, "userId": 1})])
+            .await?;
+        self.db
+            .collection::<mongodb::bson::Document>(audit::COLLECTION)
+            .create_indexes([
+                idx(doc! {"entityType": 1, "entityId": 1}),
+                idx(doc! {"actorId": 1}),
+                idx(doc! {"action": 1}),
+                idx(doc! {"at": -1}),
+            ])
             .await?;
         self.indexes_ready.store(true, Ordering::Release);
         Ok(())
