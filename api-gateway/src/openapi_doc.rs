@@ -19,6 +19,8 @@ pub struct Described<'a> {
     pub public: &'a [&'a str],
     /// `(method, path, statuses)` for successes other than 200 (201, 202, 204 ...).
     pub success: &'a [(&'a str, &'a str, &'a [u16])],
+    /// `(method, path, statuses)` for errors the general rules below do not imply.
+    pub errors: &'a [(&'a str, &'a str, &'a [&'a str])],
 }
 
 /// The gateway's own routes and, for the merged document, the upstreams' public ones.
@@ -34,6 +36,7 @@ pub const GATEWAY: Described<'static> = Described {
         "/.well-known/jwks.json",
     ],
     success: &[],
+    errors: &[],
 };
 
 /// The body of every 4xx/5xx answer (RFC 9457 plus the fields this platform adds).
@@ -152,6 +155,7 @@ fn complete_operation(
     let has_path_params = path.contains('{');
     let mutating = matches!(method, "post" | "put" | "patch" | "delete");
     let responses = object_at(op, "responses");
+    // paperclip does not know the handler's body here, so any JSON value is documented.
     if !responses
         .keys()
         .any(|k| k.starts_with('2') || k.starts_with('3'))
@@ -167,9 +171,9 @@ fn complete_operation(
             let body = if status == 204 {
                 json!({"description": reason(&key)})
             } else if v2 {
-                json!({"description": reason(&key), "schema": {"type": "object"}})
+                json!({"description": reason(&key), "schema": {}})
             } else {
-                json!({"description": reason(&key), "content": {"application/json": {"schema": {"type": "object"}}}})
+                json!({"description": reason(&key), "content": {"application/json": {"schema": {}}}})
             };
             responses.insert(key, body);
         }
@@ -183,6 +187,13 @@ fn complete_operation(
     }
     if mutating && authenticated {
         errors.push("409");
+    }
+    if let Some((_, _, extra)) = described
+        .errors
+        .iter()
+        .find(|(m, p, _)| *m == method && *p == path)
+    {
+        errors.extend(extra.iter());
     }
     for e in errors {
         responses.entry(e.to_owned()).or_insert(Value::Null);

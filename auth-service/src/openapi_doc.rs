@@ -19,6 +19,8 @@ pub struct Described<'a> {
     pub public: &'a [&'a str],
     /// `(method, path, statuses)` for successes other than 200 (201, 202, 204 ...).
     pub success: &'a [(&'a str, &'a str, &'a [u16])],
+    /// `(method, path, statuses)` for errors the general rules below do not imply.
+    pub errors: &'a [(&'a str, &'a str, &'a [&'a str])],
 }
 
 pub const AUTH_SERVICE: Described<'static> = Described {
@@ -35,6 +37,11 @@ pub const AUTH_SERVICE: Described<'static> = Described {
     success: &[
         ("post", "/auth/register", &[201]),
         ("post", "/auth/logout", &[204]),
+    ],
+    errors: &[
+        ("post", "/auth/login", &["401"]),
+        ("post", "/auth/refresh", &["401"]),
+        ("post", "/auth/register", &["409"]),
     ],
 };
 
@@ -154,6 +161,7 @@ fn complete_operation(
     let has_path_params = path.contains('{');
     let mutating = matches!(method, "post" | "put" | "patch" | "delete");
     let responses = object_at(op, "responses");
+    // paperclip does not know the handler's body here, so any JSON value is documented.
     if !responses
         .keys()
         .any(|k| k.starts_with('2') || k.starts_with('3'))
@@ -169,9 +177,9 @@ fn complete_operation(
             let body = if status == 204 {
                 json!({"description": reason(&key)})
             } else if v2 {
-                json!({"description": reason(&key), "schema": {"type": "object"}})
+                json!({"description": reason(&key), "schema": {}})
             } else {
-                json!({"description": reason(&key), "content": {"application/json": {"schema": {"type": "object"}}}})
+                json!({"description": reason(&key), "content": {"application/json": {"schema": {}}}})
             };
             responses.insert(key, body);
         }
@@ -185,6 +193,13 @@ fn complete_operation(
     }
     if mutating && authenticated {
         errors.push("409");
+    }
+    if let Some((_, _, extra)) = described
+        .errors
+        .iter()
+        .find(|(m, p, _)| *m == method && *p == path)
+    {
+        errors.extend(extra.iter());
     }
     for e in errors {
         responses.entry(e.to_owned()).or_insert(Value::Null);
@@ -348,6 +363,9 @@ mod tests {
             assert_complete(&doc, AUTH_SERVICE.public);
             assert!(doc["paths"]["/auth/register"]["post"]["responses"]
                 .get("201")
+                .is_some());
+            assert!(doc["paths"]["/auth/login"]["post"]["responses"]
+                .get("401")
                 .is_some());
             let again = {
                 let mut d = doc.clone();
