@@ -13,6 +13,7 @@ pub mod domain;
 pub mod edge;
 pub mod metrics;
 pub mod openapi;
+pub mod openapi_doc;
 pub mod problem;
 pub mod proxy;
 pub mod ratelimit;

@@ -110,9 +110,11 @@ impl OpenApiAggregator {
             .iter()
             .map(|(k, (v, _))| (k.clone(), v.clone()))
             .collect();
-        merge(base, &docs, &|upstream, method, path| {
+        let mut doc = merge(base, &docs, &|upstream, method, path| {
             routed_to(table, upstream, method, path)
-        })
+        });
+        crate::openapi_doc::complete(&mut doc, &crate::openapi_doc::GATEWAY);
+        doc
     }
 }
 

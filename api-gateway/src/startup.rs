@@ -2,7 +2,7 @@
 
 use crate::app::AppState;
 use crate::configuration::Settings;
-use crate::{edge, openapi, proxy, revocation, routes};
+use crate::{edge, openapi, openapi_doc, proxy, revocation, routes};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
@@ -135,11 +135,16 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .app_data(web::PayloadConfig::new(usize::MAX))
             .wrap_api()
             .configure(routes::config)
+            .with_raw_json_spec(|app, mut spec| {
+                openapi_doc::complete(&mut spec, &openapi_doc::GATEWAY);
+                app.service(openapi_doc::Serve::new("/swagger.json", &spec))
+            })
             .with_raw_json_spec_v3(move |app, mut spec| {
                 openapi::describe_gateway_responses(&mut spec);
                 *openapi_slot.gateway_doc.write().expect("lock") = Some(spec);
                 app
             })
+            // Registered after the completed document, so only Swagger UI uses it.
             .with_json_spec_at("/swagger.json")
             .with_swagger_ui_at("/docs")
             .build()

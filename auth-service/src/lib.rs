@@ -8,6 +8,7 @@ pub mod keys;
 pub mod metrics;
 pub mod middleware;
 pub mod mq;
+pub mod openapi_doc;
 pub mod routes;
 pub mod service;
 pub mod startup;

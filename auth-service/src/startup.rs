@@ -7,10 +7,10 @@ use crate::keys::{self, KeyRing, SigningKey};
 use crate::metrics::Metrics;
 use crate::middleware::request_context;
 use crate::mq::Relay;
-use crate::routes;
 use crate::service::{accounts, roles};
 use crate::state::AppState;
 use crate::store::{self, SigningKeyStore};
+use crate::{openapi_doc, routes};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::App;
@@ -143,6 +143,15 @@ impl Application {
                 .app_data(app_state.clone())
                 .app_data(actix_web::web::PayloadConfig::new(MAX_BODY_BYTES))
                 .configure(routes::config)
+                .with_raw_json_spec(|app, mut spec| {
+                    openapi_doc::complete(&mut spec, &openapi_doc::AUTH_SERVICE);
+                    app.service(openapi_doc::Serve::new("/swagger.json", &spec))
+                })
+                .with_raw_json_spec_v3(|app, mut spec| {
+                    openapi_doc::complete(&mut spec, &openapi_doc::AUTH_SERVICE);
+                    app.service(openapi_doc::Serve::new("/openapi.json", &spec))
+                })
+                // Registered after the completed documents, so only Swagger UI uses these.
                 .with_json_spec_at("/swagger.json")
                 .with_json_spec_v3_at("/openapi.json")
                 .with_swagger_ui_at("/docs")

@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod metrics;
 pub mod mq;
+pub mod openapi_doc;
 pub mod request_id;
 pub mod routes;
 pub mod startup;

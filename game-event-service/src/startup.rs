@@ -10,9 +10,9 @@ use crate::jobs::ingestion::Ingestor;
 use crate::jobs::outbox_relay::OutboxRelay;
 use crate::metrics::Metrics;
 use crate::mq::{Broker, ConsumerOptions, Outcome, Source};
-use crate::routes;
 use crate::state::AppState;
 use crate::store::Store;
+use crate::{openapi_doc, routes};
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, Next};
@@ -250,6 +250,15 @@ impl Application {
                 .app_data(st.clone())
                 .app_data(verifier.clone())
                 .configure(routes::config)
+                .with_raw_json_spec(|app, mut spec| {
+                    openapi_doc::complete(&mut spec, &openapi_doc::GAME_EVENT_SERVICE);
+                    app.service(openapi_doc::Serve::new("/swagger.json", &spec))
+                })
+                .with_raw_json_spec_v3(|app, mut spec| {
+                    openapi_doc::complete(&mut spec, &openapi_doc::GAME_EVENT_SERVICE);
+                    app.service(openapi_doc::Serve::new("/openapi.json", &spec))
+                })
+                // Registered after the completed documents, so only Swagger UI uses these.
                 .with_json_spec_at("/swagger.json")
                 .with_json_spec_v3_at("/openapi.json")
                 .with_swagger_ui_at("/docs")
