@@ -32,6 +32,9 @@ pub const GAME_EVENT_SERVICE: Described<'static> = Described {
         // A replayed claim or activity answers 200 with the first outcome.
         ("post", "/events/{id}/claims", &[200, 202]),
         ("post", "/activities", &[200, 201]),
+        ("post", "/segments", &[201]),
+        // Removing members answers how many were removed.
+        ("delete", "/segments/{id}/members", &[200]),
     ],
     errors: &[],
 };
