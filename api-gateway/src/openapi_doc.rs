@@ -87,6 +87,9 @@ fn reason(status: &str) -> &'static str {
 /// Idempotent, so a document built from completed ones can be completed again.
 pub fn complete(doc: &mut Value, described: &Described) {
     let v2 = doc.get("swagger").is_some();
+    if !v2 {
+        nullable_optionals(doc);
+    }
     let Some(root) = doc.as_object_mut() else {
         return;
     };
@@ -274,6 +277,37 @@ impl HttpServiceFactory for Serve {
                 }
             }))
             .register(config)
+    }
+}
+
+/// serde writes an absent `Option` as `null`, and paperclip leaves such fields out of
+/// `required`: in OpenAPI 3.0 they are therefore `nullable`, or a client (and schemathesis)
+/// rejects the `null` the service really sends.
+fn nullable_optionals(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            let required: Vec<String> = m
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|r| {
+                    r.iter()
+                        .filter_map(|s| s.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(Value::Object(props)) = m.get_mut("properties") {
+                for (name, prop) in props.iter_mut() {
+                    if let Some(p) = prop.as_object_mut() {
+                        if !required.contains(name) && !p.contains_key("$ref") {
+                            p.insert("nullable".into(), Value::Bool(true));
+                        }
+                    }
+                }
+            }
+            m.values_mut().for_each(nullable_optionals);
+        }
+        Value::Array(a) => a.iter_mut().for_each(nullable_optionals),
+        _ => {}
     }
 }
 
