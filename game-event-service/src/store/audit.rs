@@ -1,6 +1,6 @@
 //! The append-only audit collection: inserts only, keyed by the record id, so a record that
 //! arrives twice (a redelivered `audit.recorded`) is stored once.
-use super::{is_duplicate_key, to_bson_dt, Store, StoreResult};
+use super::{is_duplicate_key, newest_first_window, to_bson_dt, Store, StoreResult};
 use crate::domain::audit::{Actor, AuditRecord, Entity, EntityType};
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
@@ -110,19 +110,7 @@ impl Store {
         if let Some(v) = &f.action {
             q.insert("action", v.as_str());
         }
-        let mut at = Document::new();
-        if let Some(t) = f.from {
-            at.insert("$gte", to_bson_dt(t));
-        }
-        if let Some(t) = f.to {
-            at.insert("$lt", to_bson_dt(t));
-        }
-        if !at.is_empty() {
-            q.insert("at", at);
-        }
-        if let Some(a) = after_id {
-            q.insert("_id", doc! {"$lt": a});
-        }
+        newest_first_window(&mut q, "at", f.from, f.to, after_id);
         let docs: Vec<AuditDoc> = self
             .audit()
             .find(q)

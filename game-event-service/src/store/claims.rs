@@ -1,6 +1,9 @@
 //! Claims (whose unique `openKey` is the "one open claim per user and event" rule) and the
 //! "one approval ever" records.
-use super::{duplicate_indices, is_duplicate_key, now_ms, to_bson_dt, Store, StoreResult};
+use super::{
+    duplicate_indices, is_duplicate_key, newest_first_window, now_ms, to_bson_dt, Store,
+    StoreResult,
+};
 use crate::domain::claim::{user_event_key, Claim, ClaimStatus, RejectReason};
 use crate::domain::conditions::ConditionProgress;
 use crate::domain::event::Reward;
@@ -285,19 +288,7 @@ impl Store {
         if let Some(s) = f.status {
             q.insert("status", s.as_str());
         }
-        let mut range = Document::new();
-        if let Some(t) = f.from {
-            range.insert("$gte", to_bson_dt(t));
-        }
-        if let Some(t) = f.to {
-            range.insert("$lt", to_bson_dt(t));
-        }
-        if !range.is_empty() {
-            q.insert("requestedAt", range);
-        }
-        if let Some(a) = after_id {
-            q.insert("_id", doc! {"$lt": a});
-        }
+        newest_first_window(&mut q, "requestedAt", f.from, f.to, after_id);
         let docs: Vec<ClaimDoc> = self
             .claims()
             .find(q)

@@ -62,6 +62,30 @@ pub fn duplicate_indices(res: Result<(), mongodb::error::Error>) -> StoreResult<
     Err(e.into())
 }
 
+/// The filters every newest-first listing shares: `field` in `[from, to)`, and keyset paging
+/// below the previous page's last `_id` (UUID v7 ids sort by time).
+pub fn newest_first_window(
+    q: &mut mongodb::bson::Document,
+    field: &str,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    after_id: Option<&str>,
+) {
+    let mut range = mongodb::bson::Document::new();
+    if let Some(t) = from {
+        range.insert("$gte", to_bson_dt(t));
+    }
+    if let Some(t) = to {
+        range.insert("$lt", to_bson_dt(t));
+    }
+    if !range.is_empty() {
+        q.insert(field, range);
+    }
+    if let Some(a) = after_id {
+        q.insert("_id", mongodb::bson::doc! {"$lt": a});
+    }
+}
+
 pub fn to_bson_dt(t: chrono::DateTime<chrono::Utc>) -> mongodb::bson::DateTime {
     mongodb::bson::DateTime::from_chrono(t)
 }
