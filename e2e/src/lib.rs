@@ -16,6 +16,7 @@ use tokio::process::{Child, Command};
 pub mod amqp;
 pub mod broker;
 mod client;
+pub mod raw;
 
 /// How many instances of each service to start.
 #[derive(Clone, Copy, Debug)]
@@ -31,6 +32,14 @@ impl Topology {
         auth_services: 1,
         game_event_services: 1,
     };
+}
+
+/// Environment variables replacing the harness's defaults (which suit load runs: no login
+/// throttling, no per-client limits) for the auth-services and the gateways.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub auth: Vec<(&'static str, String)>,
+    pub gateway: Vec<(&'static str, String)>,
 }
 
 pub struct Platform {
@@ -88,8 +97,22 @@ impl Platform {
         .await
     }
 
+    /// Like `start`, with some settings of the auth-services and gateways replaced.
+    pub async fn start_with(topology: Topology, overrides: Overrides) -> Result<Platform> {
+        let uri = env_or("MONGODB_URI", "mongodb://127.0.0.1:27017");
+        Self::start_configured(topology, &uri, overrides).await
+    }
+
     /// Like `start`, against the MongoDB server at `mongodb_uri`.
     pub async fn start_on(topology: Topology, mongodb_uri: &str) -> Result<Platform> {
+        Self::start_configured(topology, mongodb_uri, Overrides::default()).await
+    }
+
+    async fn start_configured(
+        topology: Topology,
+        mongodb_uri: &str,
+        overrides: Overrides,
+    ) -> Result<Platform> {
         let run_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
         let mongodb_uri = mongodb_uri.to_string();
         let redis_url = env_or("REDIS_URL", "redis://127.0.0.1:6379");
@@ -154,6 +177,7 @@ impl Platform {
                 ("TRUSTED_PROXIES", "127.0.0.1/32,::1/128".into()),
                 ("AMQP_URL", broker.auth_service.clone()),
             ]);
+            env.extend(overrides.auth.iter().map(|(k, v)| (*k, v.clone())));
             platform.spawn("auth-service", n, port, &env)?;
             platform
                 .auth_services
@@ -216,6 +240,7 @@ impl Platform {
                 ("AMQP_URL", broker.api_gateway.clone()),
                 ("AUTH_EVENTS_PUBLISHER", broker.auth_publisher.clone()),
             ]);
+            env.extend(overrides.gateway.iter().map(|(k, v)| (*k, v.clone())));
             platform.spawn("api-gateway", n, port, &env)?;
             platform.gateways.push(format!("http://127.0.0.1:{port}"));
         }
