@@ -2,7 +2,8 @@
 //! gateway's merged `/openapi.json` drives a short journey (admin creates an event; a player
 //! registers, logs in, lists events, claims and is approved). Generation or the journey failing
 //! fails the test. The generator is installed once into a cached virtualenv
-//! (`E2E_OPENAPI_CLIENT_VENV`, default `<repo>/.venv-openapi-client`).
+//! (`E2E_OPENAPI_CLIENT_VENV`, default `<repo>/.venv-openapi-client`). The same file runs CI's
+//! OpenAPI gate, scripts/openapi-validate, on every document of a running platform.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -92,6 +93,34 @@ async fn a_client_generated_from_the_merged_document_drives_a_journey() -> Resul
         out.status,
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// CI's OpenAPI gate: scripts/openapi-validate (openapi-spec-validator) on the OpenAPI 3.0 and
+/// Swagger 2.0 documents of the gateway (merged) and of both services.
+#[tokio::test]
+async fn every_openapi_document_of_the_platform_is_valid() -> Result<()> {
+    let p = Platform::start(Topology::SINGLE).await?;
+    let mut bases = vec![p.gateways[0].clone()];
+    bases.extend(p.auth_services.iter().cloned());
+    bases.extend(p.game_event_services.iter().cloned());
+    let out = tokio::process::Command::new(repo_root().join("scripts/openapi-validate"))
+        .args(&bases)
+        .output()
+        .await
+        .context("starting scripts/openapi-validate")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    ensure!(
+        out.status.success(),
+        "scripts/openapi-validate failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ensure!(
+        stdout.contains("6 passed, 0 failed"),
+        "not every document was validated:\n{stdout}"
     );
     Ok(())
 }

@@ -239,7 +239,10 @@ async fn thousands_of_idle_sockets_leave_other_clients_at_normal_latency() -> Re
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
     // Long enough to open them all and measure before the first is let go.
-    let head_timeout_ms = 10_000;
+    let head_timeout_ms: u64 = std::env::var("E2E_IDLE_HEAD_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
     let p = platform_with_head_timeout(head_timeout_ms).await?;
     let email = format!("calm-{}@e2e.test", p.run_id);
     let calm = p.player(&email, None).await?;
