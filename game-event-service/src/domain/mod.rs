@@ -13,6 +13,7 @@ pub mod ids;
 mod openapi;
 pub mod period;
 pub mod recurrence;
+pub mod revocation;
 pub mod segment;
 pub mod stock;
 

@@ -9,6 +9,7 @@ pub mod health;
 pub mod lookup;
 pub mod periods;
 pub mod progress;
+pub mod revocations;
 pub mod rewards;
 pub mod segments;
 pub mod stats;
@@ -25,6 +26,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     rewards::config(cfg);
     eligibility::config(cfg);
     claims::config(cfg);
+    revocations::config(cfg);
     progress::config(cfg);
     periods::config(cfg);
     segments::config(cfg);

@@ -321,7 +321,12 @@ impl Store {
 
     /// Gives back the units any of `claims` hold (see `release_stock`); two reads when none
     /// does, which is the common case for rejected claims.
-    pub async fn release_units(&self, event_id: &EventId, claims: &[ClaimId]) -> StoreResult<()> {
+    pub async fn release_units(
+        &self,
+        event_id: &EventId,
+        stock: &str,
+        claims: &[ClaimId],
+    ) -> StoreResult<()> {
         if claims.is_empty() {
             return Ok(());
         }
@@ -337,7 +342,7 @@ impl Store {
             .filter_map(|d| d.get_str("_id").ok().map(str::to_owned))
             .collect();
         let marked: HashSet<String> = self
-            .read_shards(event_id, stock::ALL_TIME)
+            .read_shards(event_id, stock)
             .await?
             .into_iter()
             .flat_map(|s| s.ops)
@@ -355,8 +360,13 @@ impl Store {
 
     /// Units taken of the event's all-time stock.
     pub async fn stock_count(&self, event_id: &EventId) -> StoreResult<i64> {
+        self.stock_taken(event_id, stock::ALL_TIME).await
+    }
+
+    /// Units taken of one of the event's stocks (`ALL_TIME` or a period's key).
+    pub async fn stock_taken(&self, event_id: &EventId, stock: &str) -> StoreResult<i64> {
         Ok(self
-            .read_shards(event_id, stock::ALL_TIME)
+            .read_shards(event_id, stock)
             .await?
             .iter()
             .map(|s| s.taken)

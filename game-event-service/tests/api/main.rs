@@ -5,4 +5,5 @@ mod health;
 mod helpers;
 mod liveops;
 mod progress;
+mod revoke;
 mod stock;
