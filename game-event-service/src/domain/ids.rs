@@ -115,6 +115,10 @@ id_type!(
     /// A segment of players (an audience names segments).
     SegmentId
 );
+id_type!(
+    /// A background job (a grant run).
+    JobId
+);
 
 #[cfg(test)]
 mod tests {

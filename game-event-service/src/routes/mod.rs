@@ -5,6 +5,7 @@ pub mod claims;
 pub mod eligibility;
 pub mod events;
 pub mod forecast;
+pub mod grants;
 pub mod health;
 pub mod lookup;
 pub mod periods;
@@ -27,6 +28,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     eligibility::config(cfg);
     claims::config(cfg);
     revocations::config(cfg);
+    grants::config(cfg);
     progress::config(cfg);
     periods::config(cfg);
     segments::config(cfg);

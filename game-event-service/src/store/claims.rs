@@ -13,6 +13,7 @@ use futures_util::TryStreamExt;
 use mongodb::bson::{doc, DateTime as BsonDateTime, Document};
 use mongodb::options::InsertManyOptions;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 pub const COLLECTION: &str = "claims";
 pub const APPROVALS: &str = "approvals";
@@ -374,5 +375,38 @@ impl Store {
             .await?
             .map(Claim::from)
             .filter(|c| c.status != ClaimStatus::Rejected))
+    }
+
+    /// Replaces an APPROVED claim (a grant that lost its approval to another claim).
+    pub async fn replace_approved(&self, c: &Claim) -> StoreResult<()> {
+        self.claims()
+            .replace_one(
+                doc! {"_id": c.id.as_str(), "status": "APPROVED"},
+                ClaimDoc::from(c),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Which of `keys` a claim holds, and which claim: one `$in` over the unique `openKey`.
+    pub async fn key_holders(&self, keys: &[String]) -> StoreResult<HashMap<String, ClaimId>> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let docs: Vec<Document> = self
+            .db
+            .collection::<Document>(COLLECTION)
+            .find(doc! {"openKey": {"$in": keys}})
+            .projection(doc! {"_id": 1, "openKey": 1})
+            .await?
+            .try_collect()
+            .await?;
+        Ok(docs
+            .into_iter()
+            .filter_map(|d| {
+                let key = d.get_str("openKey").ok()?.to_string();
+                Some((key, ClaimId::stored(d.get_str("_id").ok()?.to_string())))
+            })
+            .collect())
     }
 }

@@ -7,6 +7,7 @@ pub mod claims;
 pub mod events;
 pub mod forecast;
 pub mod grants;
+pub mod jobs;
 pub mod revocations;
 pub mod segments;
 pub mod stats;
@@ -236,6 +237,10 @@ impl Store {
             .await?;
         self.db
             .collection::<mongodb::bson::Document>(grants::OUTBOX)
+            .create_indexes([idx(doc! {"status": 1, "leaseUntil": 1})])
+            .await?;
+        self.db
+            .collection::<mongodb::bson::Document>(jobs::COLLECTION)
             .create_indexes([idx(doc! {"status": 1, "leaseUntil": 1})])
             .await?;
         self.db
