@@ -110,7 +110,15 @@ Ratio: **{ratios['logins / bcrypt ceiling']:.2f}** (goal >= 0.9).
 ) + """
 Reproduce: `bench/run` (raw outputs in `bench/results/`).
 """
-open(md_path, "w").write(md)
+# Sections measured by their own commands (live streams, forecast, hostile clients) follow this
+# marker in BENCHMARKS.md; a run of bench/run keeps them as they are.
+MARKER = "<!-- sections below are measured by their own commands; bench/run keeps them -->"
+kept = ""
+if os.path.exists(md_path):
+    old = open(md_path).read()
+    if MARKER in old:
+        kept = old[old.index(MARKER) + len(MARKER):]
+open(md_path, "w").write(md + "\n" + MARKER + kept)
 
 fig, ax = plt.subplots(figsize=(7, 3.2))
 names = list(ratios)
