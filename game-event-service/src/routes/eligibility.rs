@@ -52,7 +52,7 @@ pub async fn eligibility(
         .store
         .open_claim_for(&e.id, &id.user_id, period.as_ref())
         .await?;
-    let stock_remaining = super::stats::stock_left(state, e, period.as_ref()).await?;
+    let stock_remaining = state.store.stock_left(e, period.as_ref()).await?;
     let stock = stock_remaining.map_or(Stock::Unlimited, Stock::Remaining);
     let v = verdict(e, window, now, &facts, existing.is_some(), stock);
     let reason = v.rejection.map(|r| match r {

@@ -4,7 +4,6 @@ use super::lookup::load_visible;
 use super::{json, resource};
 use crate::auth::Identity;
 use crate::domain::event::Event;
-use crate::domain::period::Period;
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -89,22 +88,4 @@ pub async fn event_stats(state: &AppState, e: &Event) -> Result<EventStats, ApiE
         stock_left,
         period,
     })
-}
-
-/// Units a claim made now could still take: the smaller of the event's and its period's stock
-/// left, `None` when neither is limited.
-pub async fn stock_left(
-    state: &AppState,
-    e: &Event,
-    period: Option<&Period>,
-) -> Result<Option<i64>, ApiError> {
-    let mut left: Option<i64> = None;
-    if let Some(max) = e.max_claims {
-        left = Some((max - state.store.stock_count(&e.id).await?).max(0));
-    }
-    if let (Some(max), Some(p)) = (e.max_claims_per_period, period) {
-        let l = (max - state.store.stock_taken(&e.id, &p.key()).await?).max(0);
-        left = Some(left.map_or(l, |a| a.min(l)));
-    }
-    Ok(left)
 }

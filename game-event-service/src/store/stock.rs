@@ -9,6 +9,8 @@
 //! reservation is written (or deleted). Markers exist only for operations in flight, so a
 //! shard stays a few hundred bytes whatever the stock.
 use super::{duplicate_indices, Store, StoreResult};
+use crate::domain::event::Event;
+use crate::domain::period::Period;
 use crate::domain::stock::{self, SHARDS};
 use crate::domain::{ClaimId, EventId};
 use futures_util::TryStreamExt;
@@ -371,6 +373,20 @@ impl Store {
             .iter()
             .map(|s| s.taken)
             .sum())
+    }
+
+    /// Units a claim made now could still take: the smaller of the event's and its period's
+    /// stock left, `None` when neither is limited.
+    pub async fn stock_left(&self, e: &Event, period: Option<&Period>) -> StoreResult<Option<i64>> {
+        let mut left: Option<i64> = None;
+        if let Some(max) = e.max_claims {
+            left = Some((max - self.stock_count(&e.id).await?).max(0));
+        }
+        if let (Some(max), Some(p)) = (e.max_claims_per_period, period) {
+            let l = (max - self.stock_taken(&e.id, &p.key()).await?).max(0);
+            left = Some(left.map_or(l, |a| a.min(l)));
+        }
+        Ok(left)
     }
 
     /// Reservation documents of the event (each is one unit's holder).
