@@ -1,8 +1,10 @@
 mod auth;
 mod claims;
 mod events;
+mod grants;
 mod health;
 mod helpers;
 mod liveops;
 mod progress;
+mod revoke;
 mod stock;
