@@ -37,7 +37,8 @@ pub const GAME_EVENT_SERVICE: Described<'static> = Described {
         // Removing members answers how many were removed.
         ("delete", "/segments/{id}/members", &[200]),
     ],
-    errors: &[],
+    // An activity of a user never registered (no user.registered received).
+    errors: &[("post", "/activities", &["422"])],
 };
 
 /// The body of every 4xx/5xx answer (RFC 9457 plus the fields this platform adds).
@@ -78,6 +79,7 @@ fn reason(status: &str) -> &'static str {
         "403" => "the token's roles do not allow this",
         "404" => "not found",
         "409" => "conflicts with the current state",
+        "422" => "a field's value is not acceptable (the problem names the field)",
         "429" => "rate limited (see Retry-After)",
         "503" => "a dependency is unavailable",
         _ => "unexpected error",
