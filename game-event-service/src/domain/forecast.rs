@@ -41,8 +41,9 @@ pub fn forecast(
     facts: &HashMap<String, Facts>,
     stock_left: Option<i64>,
 ) -> Forecast {
-    let empty = Facts::default();
     let tz = e.tz();
+    // Most users have no activity in the window: their verdict is the same for all of them.
+    let idle_met = evaluate(&e.conditions, &Facts::default(), window, tz).all_met;
     let (mut audience, mut qualifying) = (0u64, 0u64);
     for (user, registered) in users {
         let admitted = match &e.audience {
@@ -62,8 +63,11 @@ pub fn forecast(
             continue;
         }
         audience += 1;
-        let f = facts.get(user).unwrap_or(&empty);
-        if evaluate(&e.conditions, f, window, tz).all_met {
+        let met = match facts.get(user) {
+            Some(f) => evaluate(&e.conditions, f, window, tz).all_met,
+            None => idle_met,
+        };
+        if met {
             qualifying += 1;
         }
     }

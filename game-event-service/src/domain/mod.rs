@@ -14,6 +14,7 @@ mod openapi;
 pub mod period;
 pub mod recurrence;
 pub mod segment;
+pub mod slots;
 pub mod stock;
 
 pub use errors::{FieldError, FieldErrors};

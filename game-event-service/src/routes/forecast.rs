@@ -32,7 +32,7 @@ pub async fn get_forecast(
         Some(segments) => state.store.members_of_any(segments).await?,
         None => HashSet::new(),
     };
-    let facts = state.store.facts_in(window, &e.conditions).await?;
+    let facts = state.store.facts_in(window, &e.conditions, e.tz()).await?;
     let stock_left = match e.max_claims {
         Some(max) => Some(max - state.store.stock_count(&e.id).await?),
         None => None,

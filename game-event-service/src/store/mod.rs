@@ -1,6 +1,7 @@
 //! MongoDB repositories. Every invariant is held by a unique `_id` (never by check-then-insert),
 //! updates are whole-document replaces with a version/status filter, counters use `$inc`.
 pub mod activities;
+pub mod activity_totals;
 pub mod audit;
 pub mod claims;
 pub mod events;
@@ -201,6 +202,10 @@ impl Store {
             .create_indexes([idx(doc! {"userId": 1, "key": 1, "occurredAt": 1})])
             .await?;
         self.db
+            .collection::<mongodb::bson::Document>(activity_totals::COLLECTION)
+            .create_indexes([idx(doc! {"key": 1, "day": 1})])
+            .await?;
+        self.db
             .collection::<mongodb::bson::Document>(claims::COLLECTION)
             .create_indexes([
                 // The stand-in cannot index `_id` inside a compound index; requestedAt follows
@@ -244,6 +249,8 @@ impl Store {
             ])
             .await?;
         self.indexes_ready.store(true, Ordering::Release);
-        Ok(())
+        // Not a rule for claims (so after the flag): users recorded before forecasts read
+        // them by shard get theirs.
+        self.shard_legacy_users().await
     }
 }

@@ -880,7 +880,9 @@ async fn forecast_over_100k_users_benchmark() {
     let users = &app.state.store.db;
     let docs: Vec<mongodb::bson::Document> = (0..100_000)
         .map(|i| {
-            mongodb::bson::doc! {"_id": format!("bench-{i:06}"),
+            let id = format!("bench-{i:06}");
+            // What `record_registration` writes.
+            mongodb::bson::doc! {"shard": game_event_service::store::forecast::shard_of(&id), "_id": id,
             "registeredAt": mongodb::bson::DateTime::from_chrono(now - chrono::Duration::days(i % 400))}
         })
         .collect();
@@ -930,7 +932,12 @@ async fn forecast_over_100k_users_benchmark() {
     };
     let conditions: Vec<game_event_service::domain::event::Condition> =
         serde_json::from_value(json!([{"type": "LOGIN_DAYS", "threshold": 1}])).unwrap();
-    let facts = app.state.store.facts_in(window, &conditions).await.unwrap();
+    let facts = app
+        .state
+        .store
+        .facts_in(window, &conditions, chrono_tz::UTC)
+        .await
+        .unwrap();
     println!("facts_in ({} users) in {:?}", facts.len(), t.elapsed());
     assert_eq!(r.status, 200);
     let audience = r.body["audience"].as_u64().unwrap();
