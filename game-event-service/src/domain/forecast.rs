@@ -30,13 +30,14 @@ pub fn counting_window(e: &Event, now: DateTime<Utc>) -> Window {
         })
 }
 
-/// `users`: every known user and their registration time; `members`: the users in any of the
+/// `users`: every known user and their registration time (`None` when the audience has no
+/// registration bound, so it was not read); `members`: the users in any of the
 /// audience's segments; `facts`: each user's facts in `window`; `stock_left`: units the event
 /// can still give (`None`: unlimited).
 pub fn forecast(
     e: &Event,
     window: Window,
-    users: &[(String, DateTime<Utc>)],
+    users: &[(String, Option<DateTime<Utc>>)],
     members: &HashSet<String>,
     facts: &HashMap<String, Facts>,
     stock_left: Option<i64>,
@@ -56,7 +57,7 @@ pub fn forecast(
                     .filter(|_| members.contains(user))
                     .map(String::as_str)
                     .collect();
-                audience_admits(a, e.id.as_str(), user, &segs, Some(*registered))
+                audience_admits(a, e.id.as_str(), user, &segs, *registered)
             }
         };
         if !admitted {

@@ -34,27 +34,34 @@ fn strings(d: &Document, field: &str) -> Vec<String> {
 }
 
 impl Store {
-    /// Every user this service has heard register, with when: one aggregation, one document
-    /// per shard with the shard's ids and registration times side by side.
-    pub async fn known_users(&self) -> StoreResult<Vec<(String, DateTime<Utc>)>> {
-        let pipeline = vec![doc! {"$group": {
-            "_id": "$shard",
-            "ids": {"$push": "$_id"},
-            "at": {"$push": "$registeredAt"},
-        }}];
+    /// Every user this service has heard register, with when (only if `with_registration`:
+    /// pushing the instants costs about as much as the ids): one aggregation, one document per
+    /// shard with the shard's ids (and registration times, side by side).
+    pub async fn known_users(
+        &self,
+        with_registration: bool,
+    ) -> StoreResult<Vec<(String, Option<DateTime<Utc>>)>> {
+        let mut group = doc! {"_id": "$shard", "ids": {"$push": "$_id"}};
+        if with_registration {
+            group.insert("at", doc! {"$push": "$registeredAt"});
+        }
         let mut cursor = self
             .db
             .collection::<Document>(USERS)
-            .aggregate(pipeline)
+            .aggregate(vec![doc! {"$group": group}])
             .allow_disk_use(true)
             .await?;
         let mut out = Vec::new();
         while let Some(group) = cursor.try_next().await? {
             let ids = strings(&group, "ids");
+            if !with_registration {
+                out.extend(ids.into_iter().map(|id| (id, None)));
+                continue;
+            }
             let at = group.get_array("at").map(Vec::as_slice).unwrap_or_default();
             for (id, at) in ids.into_iter().zip(at) {
                 if let Bson::DateTime(t) = at {
-                    out.push((id, t.to_chrono()));
+                    out.push((id, Some(t.to_chrono())));
                 }
             }
         }

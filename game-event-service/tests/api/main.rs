@@ -1,6 +1,7 @@
 mod auth;
 mod claims;
 mod events;
+mod forecast;
 mod health;
 mod helpers;
 mod liveops;
