@@ -22,6 +22,9 @@ pub fn shard_of(user: &str) -> i32 {
 
 /// Users recorded before `shard` existed, given one per startup batch.
 const MIGRATION_BATCH: i64 = 1_000;
+/// One document per migration done (`_id` its name).
+const MIGRATIONS: &str = "migrations";
+const USER_SHARDS: &str = "users.shard";
 
 fn strings(d: &Document, field: &str) -> Vec<String> {
     d.get_array(field)
@@ -89,8 +92,13 @@ impl Store {
     }
 
     /// Startup migration: gives users recorded before `shard` existed their shard, so no
-    /// group holds them all. Cheap when there are none (one indexed-or-not find).
+    /// group holds them all. Runs until a `migrations` marker says it was done once, so later
+    /// startups skip the scan.
     pub async fn shard_legacy_users(&self) -> StoreResult<()> {
+        let marks = self.db.collection::<Document>(MIGRATIONS);
+        if marks.find_one(doc! {"_id": USER_SHARDS}).await?.is_some() {
+            return Ok(());
+        }
         let users = self.db.collection::<Document>(USERS);
         loop {
             let batch: Vec<Document> = users
@@ -99,18 +107,21 @@ impl Store {
                 .await?
                 .try_collect()
                 .await?;
-            if batch.is_empty() {
-                return Ok(());
-            }
             let statements: Vec<(Document, Document)> = batch
                 .iter()
                 .filter_map(|d| d.get_str("_id").ok())
                 .map(|id| (doc! {"_id": id}, doc! {"$set": {"shard": shard_of(id)}}))
                 .collect();
             if statements.is_empty() {
-                return Ok(());
+                break;
             }
             self.update_each(USERS, statements).await?;
+        }
+        let mark = doc! {"_id": USER_SHARDS, "at": mongodb::bson::DateTime::now()};
+        match marks.insert_one(mark).await {
+            Ok(_) => Ok(()),
+            Err(e) if super::is_duplicate_key(&e) => Ok(()),
+            Err(e) => Err(e.into()),
         }
     }
 }

@@ -184,6 +184,41 @@ async fn a_record_left_half_applied_is_counted_once_when_redelivered() {
     app.cleanup().await;
 }
 
+#[tokio::test]
+async fn users_recorded_before_shards_count_and_get_theirs_at_startup() {
+    use mongodb::bson::{doc, Document};
+    let app = spawn_app().await;
+    let db = &app.state.store.db;
+    let users = db.collection::<Document>("users");
+    users
+        .insert_one(doc! {"_id": "legacy-1", "registeredAt": mongodb::bson::DateTime::now()})
+        .await
+        .unwrap();
+    let e = app.create_event(json!({"status": "DRAFT"})).await;
+    assert_eq!(
+        forecast(&app, &e).await["audience"],
+        1,
+        "counted without a shard"
+    );
+    // What the next startup does (this one's already ran, before the user existed).
+    db.collection::<Document>("migrations")
+        .delete_many(doc! {})
+        .await
+        .unwrap();
+    app.state.store.shard_legacy_users().await.unwrap();
+    let u = users
+        .find_one(doc! {"_id": "legacy-1"})
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        u.get_i32("shard").unwrap(),
+        game_event_service::store::forecast::shard_of("legacy-1")
+    );
+    assert_eq!(forecast(&app, &e).await["audience"], 1);
+    app.cleanup().await;
+}
+
 /// The forecast over 100,000 known users, by rollout and by segment: `cargo test --release
 /// --test api forecast_over_100k_users_benchmark -- --ignored --nocapture` (seeding takes a
 /// while on the development stand-in). Prints the time of each forecast; a release build must
