@@ -111,6 +111,7 @@ async fn build_state(settings: Settings, logger: slog::Logger) -> anyhow::Result
         broker,
         metrics,
         outbox_wakeup,
+        grants_wakeup: Arc::default(),
         shutdown: CancellationToken::new(),
     })
 }
@@ -213,6 +214,17 @@ fn spawn_jobs(state: &aweb::Data<AppState>) -> Vec<JoinHandle<()>> {
             token.clone(),
         )),
         tokio::spawn(relay.run(token.clone())),
+        tokio::spawn(
+            crate::jobs::grants::GrantRunner {
+                store: state.store.clone(),
+                catalog: state.cache.clone(),
+                logger: state.logger.clone(),
+                lease: Duration::from_secs(s.claims.lease_seconds),
+                wakeup: state.grants_wakeup.clone(),
+                outbox_wakeup: state.outbox_wakeup.clone(),
+            }
+            .run(token.clone()),
+        ),
         tokio::spawn(crate::auth::run_revocation_sync(
             state.auth.clone(),
             Duration::from_secs(s.auth.revocation_sync_seconds),

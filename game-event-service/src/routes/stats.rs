@@ -3,6 +3,7 @@ use super::events::require_staff;
 use super::lookup::load_visible;
 use super::{json, resource};
 use crate::auth::Identity;
+use crate::domain::event::Event;
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -52,36 +53,39 @@ pub async fn get_stats(
 ) -> Result<HttpResponse, ApiError> {
     require_staff(&id)?;
     let e = load_visible(&state, &id, &path).await?;
+    Ok(json(StatusCode::OK, &event_stats(&state, &e).await?))
+}
+
+/// The numbers of `GET /events/{id}/stats` (also pushed by its stream).
+pub async fn event_stats(state: &AppState, e: &Event) -> Result<EventStats, ApiError> {
     let counts = state.store.claim_counts(&e.id).await?;
     let n = |k: &str| counts.by_status.get(k).copied().unwrap_or(0);
     let stock_left = match e.max_claims {
         Some(max) => Some((max - state.store.stock_count(&e.id).await?).max(0)),
         None => None,
     };
-    let period = match (&e.recurrence, e.period_at(Utc::now())) {
-        (Some(_), Some(p)) => {
-            let approved = state
-                .store
-                .approved_between(&e.id, p.starts_at, p.ends_at)
-                .await?;
+    let period = match e.claim_period(Utc::now()) {
+        Some(p) => {
+            let approved = state.store.approved_in_period(&e.id, &p).await?;
+            let stock_left = match e.max_claims_per_period {
+                Some(m) => Some((m - state.store.stock_taken(&e.id, &p.key()).await?).max(0)),
+                None => None,
+            };
             Some(PeriodStats {
                 starts_at: p.starts_at,
                 ends_at: p.ends_at,
                 approved,
-                stock_left: e.max_claims_per_period.map(|m| (m - approved).max(0)),
+                stock_left,
             })
         }
-        _ => None,
+        None => None,
     };
-    Ok(json(
-        StatusCode::OK,
-        &EventStats {
-            approved: n("APPROVED"),
-            pending: n("PENDING"),
-            revoked: n("REVOKED"),
-            rejected: counts.rejected,
-            stock_left,
-            period,
-        },
-    ))
+    Ok(EventStats {
+        approved: n("APPROVED"),
+        pending: n("PENDING"),
+        revoked: n("REVOKED"),
+        rejected: counts.rejected,
+        stock_left,
+        period,
+    })
 }

@@ -2,11 +2,14 @@
 //! updates are whole-document replaces with a version/status filter, counters use `$inc`.
 pub mod activities;
 pub mod activity_totals;
+pub mod approvals;
 pub mod audit;
 pub mod claims;
 pub mod events;
 pub mod forecast;
 pub mod grants;
+pub mod jobs;
+pub mod revocations;
 pub mod segments;
 pub mod stats;
 pub mod stock;
@@ -213,6 +216,12 @@ impl Store {
                 idx(doc! {"userId": 1, "requestedAt": -1}),
                 idx(doc! {"eventId": 1, "requestedAt": -1}),
                 idx(doc! {"status": 1, "requestedAt": 1}),
+                idx(doc! {"eventId": 1, "period.startsAt": 1, "status": 1}),
+                // Revocations whose follow-up steps a crash interrupted (few, so sparse).
+                IndexModel::builder()
+                    .keys(doc! {"revokePending": 1})
+                    .options(IndexOptions::builder().sparse(true).build())
+                    .build(),
                 IndexModel::builder()
                     .keys(doc! {"openKey": 1})
                     .options(IndexOptions::builder().unique(true).sparse(true).build())
@@ -233,6 +242,10 @@ impl Store {
             .await?;
         self.db
             .collection::<mongodb::bson::Document>(grants::OUTBOX)
+            .create_indexes([idx(doc! {"status": 1, "leaseUntil": 1})])
+            .await?;
+        self.db
+            .collection::<mongodb::bson::Document>(jobs::COLLECTION)
             .create_indexes([idx(doc! {"status": 1, "leaseUntil": 1})])
             .await?;
         self.db

@@ -843,9 +843,18 @@ async fn openapi_documents_the_live_ops_routes_and_shapes() {
         "/segments/{id}",
         "/segments/{id}/members",
         "/audit",
+        "/claims/{id}/revoke",
+        "/events/{id}/grants",
+        "/jobs/{id}",
     ] {
         assert!(r.body["paths"][path].is_object(), "{path} missing");
     }
+    let grants = &r.body["paths"]["/events/{id}/grants"]["post"]["responses"];
+    assert!(grants["202"].is_object(), "{grants:?}");
+    let revoke = &r.body["definitions"]["RevokeRequest"]["properties"];
+    assert!(revoke["allowReclaim"].is_object() && revoke["keepStock"].is_object());
+    let grant = &r.body["definitions"]["GrantRequest"]["properties"];
+    assert!(grant["userIds"].is_object() && grant["ignoreStock"].is_object());
     // Responses are untyped here; the request bodies carry the shapes.
     let new_event = &r.body["definitions"]["NewEvent"]["properties"];
     assert!(new_event["recurrence"]["properties"]["resetDay"].is_object());
