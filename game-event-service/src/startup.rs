@@ -127,7 +127,9 @@ fn register_consumers(state: &AppState) {
         state.store.clone(),
         state.metrics.clone(),
         state.logger.clone(),
+        &s.auth.events_publisher,
     );
+    let trust = ingest.clone();
     let i = ingest.clone();
     broker.consume(
         Source::Queue(s.amqp.activity_queue.clone()),
@@ -153,7 +155,10 @@ fn register_consumers(state: &AppState) {
         },
         each(64, 1),
         move |d| {
-            verifier.handle_revocation_message(&d.body);
+            // A forged revocation is ignored (this private copy has no dead-letter queue).
+            if trust.from_auth_service(&d) {
+                verifier.handle_revocation_message(&d.body);
+            }
             std::future::ready(Outcome::Ack)
         },
     );
