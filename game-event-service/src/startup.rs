@@ -12,6 +12,7 @@ use crate::metrics::Metrics;
 use crate::mq::{Broker, ConsumerOptions, Outcome, Source};
 use crate::state::AppState;
 use crate::store::Store;
+use crate::streams::LiveFeed;
 use crate::{openapi_doc, routes};
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
@@ -86,6 +87,14 @@ async fn build_state(settings: Settings, logger: slog::Logger) -> anyhow::Result
     let outbox_wakeup = Arc::default();
     let claim_queue = ClaimQueue::new(broker.clone(), settings.amqp.claims_queue.clone());
     let cache = Catalog::new(Duration::from_millis(settings.catalog.cache_ttl_ms));
+    let shutdown = CancellationToken::new();
+    let live = LiveFeed::new(
+        store.clone(),
+        settings.amqp.decisions_exchange.clone(),
+        settings.streams.clone(),
+        logger.clone(),
+        &shutdown,
+    );
     Ok(AppState {
         auth: Arc::new(Verifier::new(&settings.auth, logger.clone())),
         cache: cache.clone(),
@@ -103,7 +112,9 @@ async fn build_state(settings: Settings, logger: slog::Logger) -> anyhow::Result
             logger.clone(),
             Duration::from_secs(settings.claims.lease_seconds),
             Arc::clone(&outbox_wakeup),
-        ),
+        )
+        .with_feed(live.clone()),
+        live,
         claim_queue,
         settings,
         logger,
@@ -111,7 +122,7 @@ async fn build_state(settings: Settings, logger: slog::Logger) -> anyhow::Result
         broker,
         metrics,
         outbox_wakeup,
-        shutdown: CancellationToken::new(),
+        shutdown,
     })
 }
 
@@ -171,6 +182,21 @@ fn register_consumers(state: &AppState) {
             }
         },
     );
+    let live = state.live.clone();
+    broker.consume(
+        Source::Broadcast {
+            exchange: s.amqp.decisions_exchange.clone(),
+            routing_key: String::new(),
+        },
+        each(64, 1),
+        move |d| {
+            let live = live.clone();
+            async move {
+                live.receive(&d.body).await;
+                Outcome::Ack
+            }
+        },
+    );
     if s.claims.worker_enabled {
         let decider = state.decider.clone();
         broker.consume_batches(
@@ -213,6 +239,12 @@ fn spawn_jobs(state: &aweb::Data<AppState>) -> Vec<JoinHandle<()>> {
             token.clone(),
         )),
         tokio::spawn(relay.run(token.clone())),
+        tokio::spawn(
+            state
+                .live
+                .clone()
+                .run_publisher(state.broker.clone(), token.clone()),
+        ),
         tokio::spawn(crate::auth::run_revocation_sync(
             state.auth.clone(),
             Duration::from_secs(s.auth.revocation_sync_seconds),
@@ -313,7 +345,9 @@ impl Application {
             _ = shutdown_signal() => slog::info!(logger, "signal received, shutting down"),
             _ = token.cancelled() => slog::info!(logger, "shutdown requested"),
         }
-        // Stop accepting, let in-flight requests finish, then stop consumers and relays.
+        // Stop accepting, let in-flight requests finish (live streams end now: their clients
+        // reconnect elsewhere), then stop consumers and relays.
+        self.state.live.close_streams();
         handle.stop(true).await;
         token.cancel();
         let _ = server.await;

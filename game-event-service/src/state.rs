@@ -7,6 +7,7 @@ use crate::jobs::decisions::Decider;
 use crate::metrics::Metrics;
 use crate::mq::Broker;
 use crate::store::Store;
+use crate::streams::LiveFeed;
 use std::sync::Arc;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -27,5 +28,7 @@ pub struct AppState {
     pub decider: Decider,
     /// Wakes the outbox relay when a grant was just recorded or the broker came back.
     pub outbox_wakeup: Arc<Notify>,
+    /// Live decisions for the SSE streams (fed by the decisions fanout).
+    pub live: LiveFeed,
     pub shutdown: CancellationToken,
 }

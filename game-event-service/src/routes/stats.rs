@@ -3,6 +3,7 @@ use super::events::require_staff;
 use super::lookup::load_visible;
 use super::{json, resource};
 use crate::auth::Identity;
+use crate::domain::event::Event;
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -52,6 +53,11 @@ pub async fn get_stats(
 ) -> Result<HttpResponse, ApiError> {
     require_staff(&id)?;
     let e = load_visible(&state, &id, &path).await?;
+    Ok(json(StatusCode::OK, &event_stats(&state, &e).await?))
+}
+
+/// The numbers of `GET /events/{id}/stats` (also pushed by its stream).
+pub async fn event_stats(state: &AppState, e: &Event) -> Result<EventStats, ApiError> {
     let counts = state.store.claim_counts(&e.id).await?;
     let n = |k: &str| counts.by_status.get(k).copied().unwrap_or(0);
     let stock_left = match e.max_claims {
@@ -73,15 +79,12 @@ pub async fn get_stats(
         }
         _ => None,
     };
-    Ok(json(
-        StatusCode::OK,
-        &EventStats {
-            approved: n("APPROVED"),
-            pending: n("PENDING"),
-            revoked: n("REVOKED"),
-            rejected: counts.rejected,
-            stock_left,
-            period,
-        },
-    ))
+    Ok(EventStats {
+        approved: n("APPROVED"),
+        pending: n("PENDING"),
+        revoked: n("REVOKED"),
+        rejected: counts.rejected,
+        stock_left,
+        period,
+    })
 }

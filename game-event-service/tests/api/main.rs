@@ -6,3 +6,4 @@ mod helpers;
 mod liveops;
 mod progress;
 mod stock;
+mod streams;
