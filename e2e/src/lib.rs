@@ -171,6 +171,9 @@ impl Platform {
                 ("ACTIVITY_QUEUE", format!("e2e.{run_id}.game.activity")),
                 ("CLAIMS_QUEUE", format!("e2e.{run_id}.game.claims")),
                 ("REWARDS_EXCHANGE", rewards_exchange.clone()),
+                ("DECISIONS_EXCHANGE", format!("e2e.{run_id}.game.decisions")),
+                // Short, so a test sees a heartbeat through the gateway.
+                ("SSE_HEARTBEAT_SECONDS", "2".into()),
             ]);
             platform.spawn("game-event-service", n, port, &env)?;
             platform
