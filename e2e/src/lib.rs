@@ -203,6 +203,9 @@ impl Platform {
                 ("REWARDS_EXCHANGE", rewards_exchange.clone()),
                 ("AMQP_URL", broker.game_event_service.clone()),
                 ("AUTH_EVENTS_PUBLISHER", broker.auth_publisher.clone()),
+                ("DECISIONS_EXCHANGE", format!("e2e.{run_id}.game.decisions")),
+                // Short, so a test sees a heartbeat through the gateway.
+                ("SSE_HEARTBEAT_SECONDS", "2".into()),
             ]);
             platform.spawn("game-event-service", n, port, &env)?;
             platform

@@ -35,7 +35,7 @@ async fn each_role_against_each_protected_route_class() {
             "/users/1/progress",
             &["USER", "OPERATOR", "AUDITOR", "ADMIN"],
         ),
-        ("GET", "/users", &["ADMIN"]),
+        ("GET", "/users", &["OPERATOR", "AUDITOR", "ADMIN"]),
         ("PATCH", "/users/1/roles", &["ADMIN"]),
         ("POST", "/activities", &["ADMIN"]),
         ("POST", "/events", &["OPERATOR", "ADMIN"]),

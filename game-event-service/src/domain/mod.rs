@@ -5,6 +5,7 @@ pub mod audience;
 pub mod audit;
 pub mod claim;
 pub mod conditions;
+pub mod decision_cursor;
 pub mod eligibility;
 pub mod errors;
 pub mod event;
@@ -16,6 +17,7 @@ pub mod period;
 pub mod recurrence;
 pub mod revocation;
 pub mod segment;
+pub mod slots;
 pub mod stock;
 
 pub use errors::{FieldError, FieldErrors};

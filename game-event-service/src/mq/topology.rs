@@ -126,6 +126,12 @@ pub async fn declare_topology(ch: &Channel, settings: &Settings) -> anyhow::Resu
             .finish(),
     )
     .await?;
+    ch.exchange_declare(
+        ExchangeDeclareArguments::new(&s.decisions_exchange, "fanout")
+            .durable(true)
+            .finish(),
+    )
+    .await?;
 
     for q in [&s.auth_events_queue, &s.activity_queue] {
         declare_dead_letter(ch, q).await?;
@@ -189,6 +195,7 @@ pub async fn delete_topology(settings: &Settings) -> anyhow::Result<()> {
     for x in [
         &s.rewards_exchange,
         &s.catalog_exchange,
+        &s.decisions_exchange,
         &s.auth_events_exchange,
     ] {
         let _ = ch.exchange_delete(ExchangeDeleteArguments::new(x)).await;

@@ -1,9 +1,11 @@
 //! MongoDB repositories. Every invariant is held by a unique `_id` (never by check-then-insert),
 //! updates are whole-document replaces with a version/status filter, counters use `$inc`.
 pub mod activities;
+pub mod activity_totals;
 pub mod approvals;
 pub mod audit;
 pub mod claims;
+pub mod decision_feed;
 pub mod events;
 pub mod forecast;
 pub mod grants;
@@ -204,11 +206,16 @@ impl Store {
             .create_indexes([idx(doc! {"userId": 1, "key": 1, "occurredAt": 1})])
             .await?;
         self.db
+            .collection::<mongodb::bson::Document>(activity_totals::COLLECTION)
+            .create_indexes([idx(doc! {"key": 1, "day": 1})])
+            .await?;
+        self.db
             .collection::<mongodb::bson::Document>(claims::COLLECTION)
             .create_indexes([
                 // The stand-in cannot index `_id` inside a compound index; requestedAt follows
                 // the UUID v7 order closely enough for these filters.
                 idx(doc! {"userId": 1, "requestedAt": -1}),
+                idx(doc! {"userId": 1, "decidedAt": 1}),
                 idx(doc! {"eventId": 1, "requestedAt": -1}),
                 idx(doc! {"status": 1, "requestedAt": 1}),
                 idx(doc! {"eventId": 1, "period.startsAt": 1, "status": 1}),
@@ -257,6 +264,8 @@ impl Store {
             ])
             .await?;
         self.indexes_ready.store(true, Ordering::Release);
-        Ok(())
+        // Not a rule for claims (so after the flag): users recorded before forecasts read
+        // them by shard get theirs.
+        self.shard_legacy_users().await
     }
 }

@@ -155,6 +155,7 @@ pub fn test_settings(auth_url: &str) -> Settings {
             claims_queue: format!("test.ges.claims.{short}"),
             rewards_exchange: format!("test.rewards.{short}"),
             catalog_exchange: format!("test.ges.catalog.{short}"),
+            decisions_exchange: format!("test.ges.decisions.{short}"),
         },
         auth: AuthSettings {
             service_url: auth_url.to_string(),

@@ -1,6 +1,7 @@
 mod auth;
 mod claims;
 mod events;
+mod forecast;
 mod grants;
 mod health;
 mod helpers;
@@ -8,3 +9,4 @@ mod liveops;
 mod progress;
 mod revoke;
 mod stock;
+mod streams;
