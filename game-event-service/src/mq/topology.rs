@@ -106,6 +106,7 @@ async fn declare_dead_letter(ch: &Channel, queue: &str) -> anyhow::Result<()> {
 }
 
 /// Exchanges and durable queues; idempotent, so every (re)connection declares it again.
+/// A new name here needs its broker permission in scripts/broker-definitions (docs/broker.md).
 pub async fn declare_topology(ch: &Channel, settings: &Settings) -> anyhow::Result<()> {
     let s = &settings.amqp;
     ch.exchange_declare(
