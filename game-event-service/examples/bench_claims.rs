@@ -104,6 +104,7 @@ async fn main() -> anyhow::Result<()> {
         claims_queue: format!("bench.claims.{run}"),
         rewards_exchange: format!("bench.rewards.{run}"),
         catalog_exchange: format!("bench.catalog.{run}"),
+        decisions_exchange: format!("bench.decisions.{run}"),
     };
     settings.auth.service_url = format!("http://127.0.0.1:{auth_port}");
     settings.claims.pending_redelivery_seconds = 120;

@@ -13,6 +13,7 @@ pub struct Settings {
     pub claims: ClaimSettings,
     pub outbox: OutboxSettings,
     pub catalog: CatalogSettings,
+    pub streams: StreamSettings,
 }
 
 /// The process and its HTTP server.
@@ -49,6 +50,8 @@ pub struct AmqpSettings {
     pub claims_queue: String,
     pub rewards_exchange: String,
     pub catalog_exchange: String,
+    /// Fanout of "claims were decided" notifications that feeds every instance's live streams.
+    pub decisions_exchange: String,
 }
 
 /// Access-token verification against auth-service.
@@ -61,6 +64,9 @@ pub struct AuthSettings {
     pub revocation_sync_seconds: u64,
     /// auth-service's `INTERNAL_TOKEN`, sent on the revocation sync.
     pub internal_token: Option<String>,
+    /// auth-service's broker user: RabbitMQ validates a message's `user_id` against the
+    /// publishing connection's user, so auth events with another `user_id` are forged.
+    pub events_publisher: String,
 }
 
 /// The claim decision worker and the sweeper behind it.
@@ -88,6 +94,24 @@ pub struct OutboxSettings {
 pub struct CatalogSettings {
     /// The staleness bound of the in-process event cache when invalidation messages are lost.
     pub cache_ttl_ms: u64,
+}
+
+/// The Server-Sent Events streams (`/claims/me/stream`, `/events/{id}/stats/stream`).
+#[derive(Clone, Debug)]
+pub struct StreamSettings {
+    /// Seconds between `: keepalive` comments (keeps proxies from closing an idle stream).
+    pub heartbeat_seconds: u64,
+    /// Notifications one stream may fall behind before it resynchronises from the store.
+    pub buffer: usize,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat_seconds: 15,
+            buffer: 256,
+        }
+    }
 }
 
 impl Default for AppSettings {
@@ -131,6 +155,7 @@ impl Default for AmqpSettings {
             claims_queue: "game-event.claims".into(),
             rewards_exchange: "rewards".into(),
             catalog_exchange: "game-event.catalog".into(),
+            decisions_exchange: "game-event.decisions".into(),
         }
     }
 }
@@ -144,6 +169,8 @@ impl Default for AuthSettings {
             jwks_min_refetch_seconds: 10,
             revocation_sync_seconds: 30,
             internal_token: None,
+            // auth-service's default AMQP_URL connects as guest.
+            events_publisher: "guest".into(),
         }
     }
 }
@@ -217,6 +244,7 @@ impl Settings {
             claims,
             outbox,
             catalog,
+            streams,
         } = Settings::default();
         let settings = Settings {
             app: AppSettings {
@@ -246,6 +274,7 @@ impl Settings {
                 claims_queue: string("CLAIMS_QUEUE", amqp.claims_queue),
                 rewards_exchange: string("REWARDS_EXCHANGE", amqp.rewards_exchange),
                 catalog_exchange: string("CATALOG_EXCHANGE", amqp.catalog_exchange),
+                decisions_exchange: string("DECISIONS_EXCHANGE", amqp.decisions_exchange),
             },
             auth: AuthSettings {
                 service_url: string("AUTH_SERVICE_URL", auth.service_url)
@@ -265,6 +294,7 @@ impl Settings {
                     .ok()
                     .filter(|t| !t.is_empty())
                     .or(auth.internal_token),
+                events_publisher: string("AUTH_EVENTS_PUBLISHER", auth.events_publisher),
             },
             claims: ClaimSettings {
                 worker_enabled: parse("CLAIM_WORKER_ENABLED", claims.worker_enabled)?,
@@ -283,6 +313,10 @@ impl Settings {
             },
             catalog: CatalogSettings {
                 cache_ttl_ms: parse("CATALOG_CACHE_TTL_MS", catalog.cache_ttl_ms)?,
+            },
+            streams: StreamSettings {
+                heartbeat_seconds: parse("SSE_HEARTBEAT_SECONDS", streams.heartbeat_seconds)?,
+                buffer: parse("SSE_BUFFER", streams.buffer)?,
             },
         };
         settings.validate()?;
@@ -307,6 +341,12 @@ impl Settings {
         }
         if self.claims.max_deliveries == 0 {
             return bad("CLAIM_MAX_DELIVERIES", "must be at least 1");
+        }
+        if self.streams.heartbeat_seconds == 0 {
+            return bad("SSE_HEARTBEAT_SECONDS", "must be at least 1");
+        }
+        if self.streams.buffer == 0 {
+            return bad("SSE_BUFFER", "must be at least 1");
         }
         if self.catalog.cache_ttl_ms == 0 || self.catalog.cache_ttl_ms > 1000 {
             // The TTL is the staleness bound when invalidation messaging is down.

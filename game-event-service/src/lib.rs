@@ -17,4 +17,5 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod store;
+pub mod streams;
 pub mod telemetry;

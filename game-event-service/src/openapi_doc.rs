@@ -21,6 +21,8 @@ pub struct Described<'a> {
     pub success: &'a [(&'a str, &'a str, &'a [u16])],
     /// `(method, path, statuses)` for errors the general rules below do not imply.
     pub errors: &'a [(&'a str, &'a str, &'a [&'a str])],
+    /// GET paths whose 200 is a `text/event-stream` (Server-Sent Events), not JSON.
+    pub event_streams: &'a [&'a str],
 }
 
 pub const GAME_EVENT_SERVICE: Described<'static> = Described {
@@ -38,6 +40,7 @@ pub const GAME_EVENT_SERVICE: Described<'static> = Described {
         ("delete", "/segments/{id}/members", &[200]),
     ],
     errors: &[],
+    event_streams: &["/claims/me/stream", "/events/{id}/stats/stream"],
 };
 
 /// The body of every 4xx/5xx answer (RFC 9457 plus the fields this platform adds).
@@ -81,6 +84,18 @@ fn reason(status: &str) -> &'static str {
         "429" => "rate limited (see Retry-After)",
         "503" => "a dependency is unavailable",
         _ => "unexpected error",
+    }
+}
+
+/// A 200 that is a stream of Server-Sent Events (see docs/contracts.md for the frames).
+fn event_stream_response(v2: bool) -> Value {
+    let description = "Server-Sent Events: `event:`/`id:`/`data:` frames (data is one JSON \
+        object) and `: keepalive` comments; reconnect with `Last-Event-ID`";
+    let schema = json!({"type": "string", "description": "text/event-stream frames"});
+    if v2 {
+        json!({"description": description, "schema": schema})
+    } else {
+        json!({"description": description, "content": {"text/event-stream": {"schema": schema}}})
     }
 }
 
@@ -170,9 +185,12 @@ fn complete_operation(
             .find(|(m, p, _)| *m == method && *p == path)
             .map(|(_, _, s)| s.to_vec())
             .unwrap_or_else(|| vec![if method == "delete" { 204 } else { 200 }]);
+        let stream = method == "get" && described.event_streams.contains(&path);
         for status in statuses {
             let key = status.to_string();
-            let body = if status == 204 {
+            let body = if stream {
+                event_stream_response(v2)
+            } else if status == 204 {
                 json!({"description": reason(&key)})
             } else if v2 {
                 json!({"description": reason(&key), "schema": {}})
@@ -223,9 +241,14 @@ fn complete_operation(
         };
     }
     if v2 {
+        let first = if method == "get" && described.event_streams.contains(&path) {
+            "text/event-stream"
+        } else {
+            "application/json"
+        };
         let produces = op
             .entry("produces".to_owned())
-            .or_insert_with(|| json!(["application/json"]));
+            .or_insert_with(|| json!([first]));
         if let Some(list) = produces.as_array_mut() {
             if !list.iter().any(|v| v == "application/problem+json") {
                 list.push(json!("application/problem+json"));

@@ -12,6 +12,7 @@ use crate::metrics::Metrics;
 use crate::mq::{Broker, ConsumerOptions, Outcome, Source};
 use crate::state::AppState;
 use crate::store::Store;
+use crate::streams::LiveFeed;
 use crate::{openapi_doc, routes};
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
@@ -86,6 +87,14 @@ async fn build_state(settings: Settings, logger: slog::Logger) -> anyhow::Result
     let outbox_wakeup = Arc::default();
     let claim_queue = ClaimQueue::new(broker.clone(), settings.amqp.claims_queue.clone());
     let cache = Catalog::new(Duration::from_millis(settings.catalog.cache_ttl_ms));
+    let shutdown = CancellationToken::new();
+    let live = LiveFeed::new(
+        store.clone(),
+        settings.amqp.decisions_exchange.clone(),
+        settings.streams.clone(),
+        logger.clone(),
+        &shutdown,
+    );
     Ok(AppState {
         auth: Arc::new(Verifier::new(&settings.auth, logger.clone())),
         cache: cache.clone(),
@@ -103,7 +112,9 @@ async fn build_state(settings: Settings, logger: slog::Logger) -> anyhow::Result
             logger.clone(),
             Duration::from_secs(settings.claims.lease_seconds),
             Arc::clone(&outbox_wakeup),
-        ),
+        )
+        .with_feed(live.clone()),
+        live,
         claim_queue,
         settings,
         logger,
@@ -112,7 +123,7 @@ async fn build_state(settings: Settings, logger: slog::Logger) -> anyhow::Result
         metrics,
         outbox_wakeup,
         grants_wakeup: Arc::default(),
-        shutdown: CancellationToken::new(),
+        shutdown,
     })
 }
 
@@ -127,7 +138,9 @@ fn register_consumers(state: &AppState) {
         state.store.clone(),
         state.metrics.clone(),
         state.logger.clone(),
+        &s.auth.events_publisher,
     );
+    let trust = ingest.clone();
     let i = ingest.clone();
     broker.consume(
         Source::Queue(s.amqp.activity_queue.clone()),
@@ -153,7 +166,10 @@ fn register_consumers(state: &AppState) {
         },
         each(64, 1),
         move |d| {
-            verifier.handle_revocation_message(&d.body);
+            // A forged revocation is ignored (this private copy has no dead-letter queue).
+            if trust.from_auth_service(&d) {
+                verifier.handle_revocation_message(&d.body);
+            }
             std::future::ready(Outcome::Ack)
         },
     );
@@ -168,6 +184,21 @@ fn register_consumers(state: &AppState) {
             let cache = cache.clone();
             async move {
                 cache.handle_invalidation(&d.body).await;
+                Outcome::Ack
+            }
+        },
+    );
+    let live = state.live.clone();
+    broker.consume(
+        Source::Broadcast {
+            exchange: s.amqp.decisions_exchange.clone(),
+            routing_key: String::new(),
+        },
+        each(64, 1),
+        move |d| {
+            let live = live.clone();
+            async move {
+                live.receive(&d.body).await;
                 Outcome::Ack
             }
         },
@@ -222,8 +253,15 @@ fn spawn_jobs(state: &aweb::Data<AppState>) -> Vec<JoinHandle<()>> {
                 lease: Duration::from_secs(s.claims.lease_seconds),
                 wakeup: state.grants_wakeup.clone(),
                 outbox_wakeup: state.outbox_wakeup.clone(),
+                feed: state.live.clone(),
             }
             .run(token.clone()),
+        ),
+        tokio::spawn(
+            state
+                .live
+                .clone()
+                .run_publisher(state.broker.clone(), token.clone()),
         ),
         tokio::spawn(crate::auth::run_revocation_sync(
             state.auth.clone(),
@@ -325,7 +363,9 @@ impl Application {
             _ = shutdown_signal() => slog::info!(logger, "signal received, shutting down"),
             _ = token.cancelled() => slog::info!(logger, "shutdown requested"),
         }
-        // Stop accepting, let in-flight requests finish, then stop consumers and relays.
+        // Stop accepting, let in-flight requests finish (live streams end now: their clients
+        // reconnect elsewhere), then stop consumers and relays.
+        self.state.live.close_streams();
         handle.stop(true).await;
         token.cancel();
         let _ = server.await;

@@ -7,6 +7,7 @@ use crate::jobs::decisions::Decider;
 use crate::metrics::Metrics;
 use crate::mq::Broker;
 use crate::store::Store;
+use crate::streams::LiveFeed;
 use std::sync::Arc;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -29,5 +30,7 @@ pub struct AppState {
     pub outbox_wakeup: Arc<Notify>,
     /// Wakes the grant job runner when a job was queued.
     pub grants_wakeup: Arc<Notify>,
+    /// Live decisions for the SSE streams (fed by the decisions fanout).
+    pub live: LiveFeed,
     pub shutdown: CancellationToken,
 }

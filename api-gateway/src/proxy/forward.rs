@@ -136,6 +136,8 @@ pub async fn forward(
                 out.upstream_method(),
                 format!("{}{}", inst.base_url, path_and_query),
             )
+            // Bounds the wait for the response head only: awc does not apply it to a body
+            // read as a stream, so a Server-Sent Events stream lives as long as both ends do.
             .timeout(out.timeout)
             .no_decompress();
         *up.headers_mut() = out.headers.clone();

@@ -38,6 +38,8 @@ where
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok());
+    // Streamed chunk by chunk, never collected: `text/event-stream` responses reach the client
+    // as the upstream writes them, and a client hanging up drops the upstream connection.
     if body_less {
         builder.finish()
     } else {

@@ -9,3 +9,4 @@ mod methods;
 mod resilience;
 mod routing;
 mod slow_clients;
+mod streams;

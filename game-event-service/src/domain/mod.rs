@@ -5,6 +5,7 @@ pub mod audience;
 pub mod audit;
 pub mod claim;
 pub mod conditions;
+pub mod decision_cursor;
 pub mod eligibility;
 pub mod errors;
 pub mod event;

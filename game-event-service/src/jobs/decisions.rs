@@ -30,6 +30,8 @@ pub struct Decider {
     lease: Duration,
     /// Wakes the outbox relay once grants were recorded.
     outbox_wakeup: Arc<Notify>,
+    /// Announces stored decisions to the live streams of every instance (`Decider::with_feed`).
+    pub(crate) feed: crate::streams::LiveFeed,
 }
 
 /// Per (event, stock): its size and the (batch index, unit holder) pairs that want a unit.
@@ -57,6 +59,7 @@ impl Decider {
             logger,
             lease: lease.max(Duration::from_secs(1)),
             outbox_wakeup,
+            feed: Default::default(),
         }
     }
 
@@ -248,6 +251,7 @@ impl Decider {
         let stored = store.store_decisions(&decided, owner).await?;
         m.step("decision", t);
         if stored > 0 {
+            self.feed.publish(&decided);
             for c in &decided {
                 let reason = c.reason.map(|r| r.as_str()).unwrap_or("");
                 self.metrics

@@ -29,6 +29,8 @@ pub struct GrantRunner {
     pub wakeup: Arc<Notify>,
     /// Wakes the outbox relay once grants were recorded.
     pub outbox_wakeup: Arc<Notify>,
+    /// Announces the granted claims to the live streams.
+    pub feed: crate::streams::LiveFeed,
 }
 
 impl GrantRunner {
@@ -209,6 +211,8 @@ impl GrantRunner {
         p.done += granted.len() as i64;
         if !granted.is_empty() {
             self.outbox_wakeup.notify_one();
+            let changed: Vec<Claim> = granted.iter().map(|c| (*c).clone()).collect();
+            self.feed.publish(&changed);
         }
         Ok(p)
     }

@@ -14,6 +14,7 @@ pub mod revocations;
 pub mod rewards;
 pub mod segments;
 pub mod stats;
+pub mod streams;
 
 use crate::error::ApiError;
 use actix_web::HttpResponse;
@@ -34,6 +35,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     segments::config(cfg);
     audit::config(cfg);
     stats::config(cfg);
+    streams::config(cfg);
     forecast::config(cfg);
 }
 

@@ -49,6 +49,7 @@ pub async fn revoke_claim(
             .after(&done.claim);
         record(&state, &id, change).await;
         state.outbox_wakeup.notify_one();
+        state.live.publish(std::slice::from_ref(&done.claim));
     }
     Ok(json(StatusCode::OK, &done.claim))
 }

@@ -5,6 +5,7 @@ pub mod activity_totals;
 pub mod approvals;
 pub mod audit;
 pub mod claims;
+pub mod decision_feed;
 pub mod events;
 pub mod forecast;
 pub mod grants;
@@ -214,6 +215,7 @@ impl Store {
                 // The stand-in cannot index `_id` inside a compound index; requestedAt follows
                 // the UUID v7 order closely enough for these filters.
                 idx(doc! {"userId": 1, "requestedAt": -1}),
+                idx(doc! {"userId": 1, "decidedAt": 1}),
                 idx(doc! {"eventId": 1, "requestedAt": -1}),
                 idx(doc! {"status": 1, "requestedAt": 1}),
                 idx(doc! {"eventId": 1, "period.startsAt": 1, "status": 1}),

@@ -41,6 +41,12 @@ impl Store {
         }
     }
 
+    /// Whether auth-service's `user.registered` for `user` reached this service: activities of
+    /// anyone else are refused.
+    pub async fn is_known_user(&self, user: &UserId) -> StoreResult<bool> {
+        Ok(self.registered_at(user).await?.is_some())
+    }
+
     /// `None` when the user's registration never reached this service.
     pub async fn registered_at(&self, user: &UserId) -> StoreResult<Option<DateTime<Utc>>> {
         Ok(self

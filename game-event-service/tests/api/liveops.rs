@@ -391,20 +391,7 @@ async fn segments_hold_members_idempotently_and_page_them() {
 }
 
 pub(crate) async fn register(app: &TestApp, user: &str, at: &str) {
-    let body = json!({
-        "messageId": uuid::Uuid::now_v7().to_string(), "userId": user, "email": format!("{user}@x.io"),
-        "nickname": user, "invitedBy": null, "occurredAt": at,
-    });
-    app.state
-        .broker
-        .publish(
-            &app.settings.amqp.auth_events_exchange,
-            "user.registered",
-            serde_json::to_vec(&body).unwrap(),
-            body["messageId"].as_str().unwrap(),
-        )
-        .await
-        .unwrap();
+    app.register_user(user, at.parse().unwrap()).await;
 }
 
 #[tokio::test]

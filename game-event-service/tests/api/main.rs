@@ -9,3 +9,4 @@ mod liveops;
 mod progress;
 mod revoke;
 mod stock;
+mod streams;
