@@ -1,5 +1,11 @@
 //! Feeds the session denylist: `session.revoked` events from RabbitMQ (fast path) and a
 //! periodic full sync from auth-service's `/internal/revocations` (covers missed events).
+//!
+//! Trust: RabbitMQ refuses a published `user_id` other than the publishing connection's broker
+//! user, so only messages whose `user_id` is auth-service's broker user (`AUTH_EVENTS_PUBLISHER`)
+//! are applied. A forged one is dropped with a warning: this instance's queue is a private,
+//! auto-deleted copy (no dead-letter queue), and a dropped revocation costs nothing, because the
+//! periodic sync from auth-service is the authority.
 
 use crate::auth::Denylist;
 use amqprs::channel::{
@@ -95,6 +101,7 @@ pub async fn run_sync_loop(
 pub async fn run_amqp_supervisor(
     amqp_url: SecretString,
     exchange: String,
+    publisher: String,
     denylist: Arc<Denylist>,
     connected: Arc<AtomicBool>,
     logger: Logger,
@@ -105,11 +112,12 @@ pub async fn run_amqp_supervisor(
         if cancel.is_cancelled() {
             return;
         }
-        match consume_once(
-            &amqp_url, &exchange, &denylist, &connected, &logger, &cancel,
-        )
-        .await
-        {
+        let feed = Feed {
+            exchange: &exchange,
+            publisher: &publisher,
+            denylist: &denylist,
+        };
+        match consume_once(&amqp_url, &feed, &connected, &logger, &cancel).await {
             Ok(()) => backoff = Duration::from_millis(500),
             Err(e) => {
                 slog::warn!(logger, "revocation feed down"; "error" => format!("{e:#}"));
@@ -124,10 +132,16 @@ pub async fn run_amqp_supervisor(
     }
 }
 
+/// Where revocations come from, who may send them, and where they go.
+struct Feed<'a> {
+    exchange: &'a str,
+    publisher: &'a str,
+    denylist: &'a Denylist,
+}
+
 async fn consume_once(
     amqp_url: &SecretString,
-    exchange: &str,
-    denylist: &Denylist,
+    feed: &Feed<'_>,
     connected: &AtomicBool,
     logger: &Logger,
     cancel: &CancellationToken,
@@ -136,7 +150,7 @@ async fn consume_once(
     let conn = tokio::time::timeout(Duration::from_secs(5), Connection::open(&args))
         .await
         .map_err(|_| anyhow::anyhow!("amqp connect timed out"))??;
-    let result = consume_on(&conn, exchange, denylist, connected, logger, cancel).await;
+    let result = consume_on(&conn, feed, connected, logger, cancel).await;
     let _ = conn.close().await;
     result
 }
@@ -177,12 +191,12 @@ pub fn connection_args(url: &str) -> anyhow::Result<OpenConnectionArguments> {
 
 async fn consume_on(
     conn: &Connection,
-    exchange: &str,
-    denylist: &Denylist,
+    feed: &Feed<'_>,
     connected: &AtomicBool,
     logger: &Logger,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
+    let (exchange, denylist) = (feed.exchange, feed.denylist);
     let ch = conn.open_channel(None).await?;
     // Same declaration as auth-service (durable topic) so either side may create it first.
     ch.exchange_declare(
@@ -230,6 +244,12 @@ async fn consume_on(
             }
             msg = rx.recv() => {
                 let Some(msg) = msg else { anyhow::bail!("amqp consumer closed") };
+                let sender = msg.basic_properties.as_ref().and_then(|p| p.user_id().cloned());
+                if sender.as_deref() != Some(feed.publisher) {
+                    slog::warn!(logger, "session.revoked refused: not published by auth-service";
+                        "userId" => sender.as_deref().unwrap_or("(none)"), "expected" => feed.publisher);
+                    continue;
+                }
                 let Some(body) = msg.content else { continue };
                 match serde_json::from_slice::<RevokedEvent>(&body) {
                     Ok(ev) => apply(denylist, &ev),

@@ -81,6 +81,7 @@ fn spawn_background_tasks(state: &web::Data<AppState>, cancel: &CancellationToke
     tokio::spawn(revocation::run_amqp_supervisor(
         settings.auth.amqp_url.clone(),
         settings.auth.events_exchange.clone(),
+        settings.auth.events_publisher.clone(),
         denylist,
         state.revocation_feed_up.clone(),
         logger.clone(),

@@ -58,12 +58,6 @@ export async function account(name, roles = ['USER']) {
   return { id: reg.data.id, email, password, token: await login(email, password) };
 }
 
-/** True when the platform routes this endpoint (a 404 ROUTE_NOT_FOUND means it is not built yet). */
-export async function endpointExists(method, path, token) {
-  const r = await api(method, path, { token: token ?? (await admin()), body: method === 'GET' ? undefined : {} });
-  return !(r.status === 404 && r.data && r.data.code === 'ROUTE_NOT_FOUND') && r.status !== 405;
-}
-
 export function iso(offsetMs) {
   return new Date(Date.now() + offsetMs).toISOString().replace(/\.\d+Z$/, 'Z');
 }

@@ -67,10 +67,35 @@ describe('users', () => {
     await page.getByTestId('user-claims').getByRole('link', { name: ev.id }).waitFor();
     assert.equal(await page.getByRole('button', { name: 'Save roles' }).count(), 0);
     assert.match(await page.locator('main').innerText(), /readable by ADMIN only/);
-    // Lookup by email is an ADMIN-only path: the operator is told why.
-    await page.getByLabel('User id or email').fill(player.email);
+    b.assertClean();
+  });
+
+  test('an OPERATOR looks a player up by email: profile, roles, progress and claims', async () => {
+    const page = await b.page();
+    await signedIn(page, operator);
+    await go(page, '/users');
+    const lookup = page.getByLabel('User id or email');
+    // Exact match on the normalised email: case and surrounding spaces do not matter.
+    await lookup.fill(`  ${player.email.toUpperCase()} `);
+    const resp = page.waitForResponse((r) => r.url().includes('/users?email='));
     await page.getByRole('button', { name: 'Look up' }).click();
-    await page.getByText(/needs the ADMIN role/).waitFor();
+    assert.equal((await resp).status(), 200);
+    await page.getByTestId('user-email').waitFor();
+    assert.equal(await page.getByTestId('user-email').innerText(), player.email);
+    // The roles as they are now (an earlier test may have changed them).
+    const now = await api('GET', `/users/${player.id}`, { token: await admin() });
+    assert.equal(await page.getByTestId('user-roles').innerText(), now.data.roles.join(', '));
+    assert.ok(page.url().endsWith(`/users/${player.id}`), page.url());
+    await page.getByTestId('user-claims').getByRole('link', { name: ev.id }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Save roles' }).count(), 0);
+    // No such user: said so; a malformed email: the server's 400 next to the field.
+    await page.getByLabel('User id or email').fill(`nobody-${Date.now()}@example.com`);
+    await page.getByRole('button', { name: 'Look up' }).click();
+    await page.getByText(/No user with email/).waitFor();
+    await page.getByLabel('User id or email').fill('a@b');
+    await page.getByRole('button', { name: 'Look up' }).click();
+    await page.locator('[data-error-for="lookup"]').waitFor();
+    assert.equal(await page.getByLabel('User id or email').getAttribute('aria-invalid'), 'true');
     b.assertClean();
   });
 });

@@ -9,11 +9,14 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use reqwest::StatusCode;
+use serde_json::Value;
 use tokio::process::{Child, Command};
 
 pub mod amqp;
+pub mod broker;
+mod client;
+pub mod raw;
 
 /// How many instances of each service to start.
 #[derive(Clone, Copy, Debug)]
@@ -31,6 +34,14 @@ impl Topology {
     };
 }
 
+/// Environment variables replacing the harness's defaults (which suit load runs: no login
+/// throttling, no per-client limits) for the auth-services and the gateways.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub auth: Vec<(&'static str, String)>,
+    pub gateway: Vec<(&'static str, String)>,
+}
+
 pub struct Platform {
     pub run_id: String,
     pub gateways: Vec<String>,
@@ -40,7 +51,9 @@ pub struct Platform {
     pub admin_password: String,
     pub auth_exchange: String,
     pub rewards_exchange: String,
+    /// AMQP_URL's user (guest in development): what the tests' own listeners connect as.
     pub amqp_url: String,
+    pub broker: broker::BrokerUsers,
     pub log_dir: PathBuf,
     pub http: reqwest::Client,
     children: Vec<(String, Child)>,
@@ -84,12 +97,27 @@ impl Platform {
         .await
     }
 
+    /// Like `start`, with some settings of the auth-services and gateways replaced.
+    pub async fn start_with(topology: Topology, overrides: Overrides) -> Result<Platform> {
+        let uri = env_or("MONGODB_URI", "mongodb://127.0.0.1:27017");
+        Self::start_configured(topology, &uri, overrides).await
+    }
+
     /// Like `start`, against the MongoDB server at `mongodb_uri`.
     pub async fn start_on(topology: Topology, mongodb_uri: &str) -> Result<Platform> {
+        Self::start_configured(topology, mongodb_uri, Overrides::default()).await
+    }
+
+    async fn start_configured(
+        topology: Topology,
+        mongodb_uri: &str,
+        overrides: Overrides,
+    ) -> Result<Platform> {
         let run_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
         let mongodb_uri = mongodb_uri.to_string();
         let redis_url = env_or("REDIS_URL", "redis://127.0.0.1:6379");
         let amqp_url = env_or("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f");
+        let broker = broker::BrokerUsers::resolve(&amqp_url).await;
         let auth_exchange = format!("e2e.{run_id}.auth.events");
         let rewards_exchange = format!("e2e.{run_id}.rewards");
         let admin_email = format!("admin-{run_id}@e2e.test");
@@ -102,7 +130,6 @@ impl Platform {
             ("LOG_LEVEL", env_or("E2E_LOG_LEVEL", "info")),
             ("MONGODB_URI", mongodb_uri),
             ("REDIS_URL", redis_url),
-            ("AMQP_URL", amqp_url.clone()),
             ("AUTH_EVENTS_EXCHANGE", auth_exchange.clone()),
             ("JWT_ISSUER", "liveops-auth".into()),
             ("JWT_AUDIENCE", "liveops".into()),
@@ -120,6 +147,7 @@ impl Platform {
             auth_exchange,
             rewards_exchange: rewards_exchange.clone(),
             amqp_url,
+            broker: broker.clone(),
             log_dir,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -147,7 +175,9 @@ impl Platform {
                 ("LOGIN_MAX_FAILURES", "1000".into()),
                 // The gateways run on loopback; their X-Forwarded-For names the real client.
                 ("TRUSTED_PROXIES", "127.0.0.1/32,::1/128".into()),
+                ("AMQP_URL", broker.auth_service.clone()),
             ]);
+            env.extend(overrides.auth.iter().map(|(k, v)| (*k, v.clone())));
             platform.spawn("auth-service", n, port, &env)?;
             platform
                 .auth_services
@@ -171,6 +201,8 @@ impl Platform {
                 ("ACTIVITY_QUEUE", format!("e2e.{run_id}.game.activity")),
                 ("CLAIMS_QUEUE", format!("e2e.{run_id}.game.claims")),
                 ("REWARDS_EXCHANGE", rewards_exchange.clone()),
+                ("AMQP_URL", broker.game_event_service.clone()),
+                ("AUTH_EVENTS_PUBLISHER", broker.auth_publisher.clone()),
                 ("DECISIONS_EXCHANGE", format!("e2e.{run_id}.game.decisions")),
                 // Short, so a test sees a heartbeat through the gateway.
                 ("SSE_HEARTBEAT_SECONDS", "2".into()),
@@ -208,7 +240,10 @@ impl Platform {
                 // ...and holds a thousand requests open at once from it.
                 ("CLIENT_MAX_CONNECTIONS", "100000".into()),
                 ("CLIENT_MAX_IN_FLIGHT", "100000".into()),
+                ("AMQP_URL", broker.api_gateway.clone()),
+                ("AUTH_EVENTS_PUBLISHER", broker.auth_publisher.clone()),
             ]);
+            env.extend(overrides.gateway.iter().map(|(k, v)| (*k, v.clone())));
             platform.spawn("api-gateway", n, port, &env)?;
             platform.gateways.push(format!("http://127.0.0.1:{port}"));
         }
@@ -274,159 +309,6 @@ impl Platform {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         &self.gateways[n % self.gateways.len()]
     }
-
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-        headers: &[(&str, &str)],
-    ) -> Result<Response> {
-        let url = format!("{}{}", self.gateway(), path);
-        let mut req = self.http.request(method.clone(), &url);
-        if let Some(token) = token {
-            req = req.bearer_auth(token);
-        }
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req
-            .send()
-            .await
-            .with_context(|| format!("{method} {url}"))?;
-        let status = resp.status();
-        let headers = resp
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-            .collect();
-        let text = resp.text().await?;
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Ok(Response {
-            status,
-            headers,
-            body,
-        })
-    }
-
-    pub async fn get(&self, path: &str, token: Option<&str>) -> Result<Response> {
-        self.call(Method::GET, path, token, None, &[]).await
-    }
-
-    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Result<Response> {
-        self.call(Method::POST, path, token, Some(body), &[]).await
-    }
-
-    pub async fn login(&self, email: &str, password: &str) -> Result<String> {
-        let resp = self
-            .post(
-                "/auth/login",
-                None,
-                json!({"email": email, "password": password}),
-            )
-            .await?;
-        resp.expect(StatusCode::OK, "login")?;
-        Ok(resp.body["accessToken"]
-            .as_str()
-            .context("accessToken missing")?
-            .to_string())
-    }
-
-    pub async fn admin_token(&self) -> Result<String> {
-        self.login(&self.admin_email, &self.admin_password).await
-    }
-
-    /// Registers an account and returns the user object.
-    pub async fn register(&self, email: &str, invite_code: Option<&str>) -> Result<Value> {
-        let mut body = json!({"email": email, "password": PASSWORD, "nickname": nickname(email)});
-        if let Some(code) = invite_code {
-            body["inviteCode"] = json!(code);
-        }
-        let resp = self.post("/auth/register", None, body).await?;
-        resp.expect(StatusCode::CREATED, "register")?;
-        Ok(resp.body)
-    }
-
-    /// Registers an account, gives it `roles` as the admin, and logs it in.
-    pub async fn user_with_roles(&self, admin: &str, email: &str, roles: &[&str]) -> Result<User> {
-        let user = self.register(email, None).await?;
-        let id = user["id"].as_str().context("user id")?.to_string();
-        let resp = self
-            .call(
-                Method::PATCH,
-                &format!("/users/{id}/roles"),
-                Some(admin),
-                Some(json!({"roles": roles})),
-                &[],
-            )
-            .await?;
-        resp.expect(StatusCode::OK, "change roles")?;
-        let token = self.login(email, PASSWORD).await?;
-        Ok(User {
-            id,
-            token,
-            invite_code: user["inviteCode"].as_str().unwrap_or_default().to_string(),
-        })
-    }
-
-    /// Registers and logs in a plain USER.
-    pub async fn player(&self, email: &str, invite_code: Option<&str>) -> Result<User> {
-        let user = self.register(email, invite_code).await?;
-        let token = self.login(email, PASSWORD).await?;
-        Ok(User {
-            id: user["id"].as_str().context("user id")?.to_string(),
-            token,
-            invite_code: user["inviteCode"].as_str().unwrap_or_default().to_string(),
-        })
-    }
-
-    /// Polls `check` until it returns Some or the deadline passes.
-    pub async fn eventually<T, F, Fut>(&self, what: &str, timeout: Duration, check: F) -> Result<T>
-    where
-        F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<Option<T>>>,
-    {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(v) = check().await? {
-                return Ok(v);
-            }
-            if Instant::now() > deadline {
-                bail!("timed out after {timeout:?} waiting for {what}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Every item of a cursor-paginated list.
-    pub async fn all_pages(&self, path: &str, token: &str) -> Result<Vec<Value>> {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let mut items = vec![];
-        let mut cursor: Option<String> = None;
-        loop {
-            let url = match &cursor {
-                Some(c) => format!("{path}{sep}limit=100&cursor={c}"),
-                None => format!("{path}{sep}limit=100"),
-            };
-            let resp = self.get(&url, Some(token)).await?;
-            resp.expect(StatusCode::OK, "list page")?;
-            items.extend(
-                resp.body["items"]
-                    .as_array()
-                    .context("items missing")?
-                    .iter()
-                    .cloned(),
-            );
-            match resp.body["nextCursor"].as_str() {
-                Some(c) => cursor = Some(c.to_string()),
-                None => return Ok(items),
-            }
-        }
-    }
 }
 
 impl Drop for Platform {
@@ -444,7 +326,7 @@ impl Drop for Platform {
 
 pub const PASSWORD: &str = "correct-horse-battery";
 
-fn nickname(email: &str) -> String {
+pub(crate) fn nickname(email: &str) -> String {
     email
         .split('@')
         .next()

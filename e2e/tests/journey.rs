@@ -64,19 +64,27 @@ async fn journey_through_the_gateway() -> anyhow::Result<()> {
         )
         .await?;
     for days_ago in [1, 2] {
-        p.post(
-            "/activities",
-            Some(&admin),
-            json!({
-                "id": format!("backfill-{}-{days_ago}", alice.id),
-                "userId": alice.id,
-                "key": "login",
-                "value": 1,
-                "occurredAt": (now - Days::days(days_ago)).to_rfc3339(),
-            }),
+        let body = json!({
+            "id": format!("backfill-{}-{days_ago}", alice.id),
+            "userId": alice.id,
+            "key": "login",
+            "value": 1,
+            "occurredAt": (now - Days::days(days_ago)).to_rfc3339(),
+        });
+        // 422 naming userId until alice's user.registered reached game-event-service.
+        p.eventually(
+            "backfill of a registered user",
+            Duration::from_secs(20),
+            || async {
+                let r = p.post("/activities", Some(&admin), body.clone()).await?;
+                if r.status == StatusCode::UNPROCESSABLE_ENTITY && r.body["field"] == "userId" {
+                    return Ok(None);
+                }
+                r.expect(StatusCode::CREATED, "backfill login")?;
+                Ok(Some(()))
+            },
         )
-        .await?
-        .expect(StatusCode::CREATED, "backfill login")?;
+        .await?;
     }
 
     // Logins and invites arrive asynchronously from auth-service's domain events.

@@ -161,3 +161,106 @@ async fn live_ops_operations_through_the_gateway() -> anyhow::Result<()> {
         .expect(StatusCode::FORBIDDEN, "operator reads the audit log")?;
     Ok(())
 }
+
+/// Claims per period, revoke and grants, as an operator runs them through the gateway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn revoke_and_grants_through_the_gateway() -> anyhow::Result<()> {
+    let p = Platform::start(Topology::SINGLE).await?;
+    let admin = p.admin_token().await?;
+    let operator = p
+        .user_with_roles(&admin, &format!("op2-{}@e2e.test", p.run_id), &["OPERATOR"])
+        .await?;
+    let auditor = p
+        .user_with_roles(&admin, &format!("aud2-{}@e2e.test", p.run_id), &["AUDITOR"])
+        .await?;
+    let player = p
+        .player(&format!("pl2-{}@e2e.test", p.run_id), None)
+        .await?;
+    let now = Utc::now();
+    let created = p
+        .post(
+            "/events",
+            Some(&operator.token),
+            json!({
+                "title": "Daily chest", "startsAt": (now - Days::days(1)).to_rfc3339(),
+                "endsAt": (now + Days::days(3)).to_rfc3339(), "timezone": "Europe/London",
+                "status": "ACTIVE", "conditions": [],
+                "rewards": [{"type": "ITEM", "itemCode": "chest", "quantity": 1}],
+                "recurrence": {"every": "DAY"}, "maxClaimsPerPeriod": 2
+            }),
+        )
+        .await?;
+    created.expect(
+        StatusCode::CREATED,
+        "create a daily event with a period stock",
+    )?;
+    let event_id = created.body["id"].as_str().unwrap().to_string();
+
+    // The player's claim, decided within the wait, carries its period.
+    let claim = p
+        .call(
+            Method::POST,
+            &format!("/events/{event_id}/claims"),
+            Some(&player.token),
+            None,
+            &[("prefer", "wait=5")],
+        )
+        .await?;
+    claim.expect(StatusCode::OK, "claim decided within Prefer: wait")?;
+    assert_eq!(claim.body["status"], "APPROVED", "{:?}", claim.body);
+    assert!(claim.body["period"]["startsAt"].is_string());
+    let claim_id = claim.body["id"].as_str().unwrap().to_string();
+
+    // Revoke: refused to an auditor at the gateway, done by the operator, repeated harmlessly.
+    let revoke = format!("/claims/{claim_id}/revoke");
+    let body = json!({"reason": "duplicate account"});
+    p.post(&revoke, Some(&auditor.token), body.clone())
+        .await?
+        .expect(StatusCode::FORBIDDEN, "auditor revokes")?;
+    for _ in 0..2 {
+        let r = p.post(&revoke, Some(&operator.token), body.clone()).await?;
+        r.expect(StatusCode::OK, "operator revokes")?;
+        assert_eq!(r.body["status"], "REVOKED");
+    }
+    let stats = p
+        .get(&format!("/events/{event_id}/stats"), Some(&auditor.token))
+        .await?;
+    stats.expect(StatusCode::OK, "stats")?;
+    assert_eq!(stats.body["revoked"], 1, "{:?}", stats.body);
+    assert_eq!(stats.body["period"]["stockLeft"], 2, "the unit came back");
+
+    // Grants: the revoked player is skipped (their claim still counts), two others are granted,
+    // the third finds the period's stock gone.
+    let grant = p
+        .call(
+            Method::POST,
+            &format!("/events/{event_id}/grants"),
+            Some(&operator.token),
+            Some(json!({"userIds": [player.id, "comp-1", "comp-2", "comp-3"],
+                "reason": "outage compensation"})),
+            &[("idempotency-key", &format!("grant-{}", p.run_id))],
+        )
+        .await?;
+    grant.expect(StatusCode::ACCEPTED, "grant job accepted")?;
+    let location = grant.headers["location"].clone();
+    let job = p
+        .eventually("grant job done", Duration::from_secs(20), || async {
+            let j = p.get(&location, Some(&auditor.token)).await?;
+            Ok((j.body["status"] == "DONE").then_some(j.body))
+        })
+        .await?;
+    assert_eq!(
+        (&job["done"], &job["skipped"], &job["failed"]),
+        (&json!(2), &json!(1), &json!(1)),
+        "{job:?}"
+    );
+    let granted = p
+        .all_pages(
+            &format!("/claims?eventId={event_id}&status=APPROVED"),
+            &auditor.token,
+        )
+        .await?;
+    assert_eq!(granted.len(), 2);
+    assert!(granted.iter().all(|c| c["source"] == "GRANT"));
+    Ok(())
+}

@@ -64,6 +64,9 @@ pub struct AuthSettings {
     pub revocation_sync_seconds: u64,
     /// auth-service's `INTERNAL_TOKEN`, sent on the revocation sync.
     pub internal_token: Option<String>,
+    /// auth-service's broker user: RabbitMQ validates a message's `user_id` against the
+    /// publishing connection's user, so auth events with another `user_id` are forged.
+    pub events_publisher: String,
 }
 
 /// The claim decision worker and the sweeper behind it.
@@ -166,6 +169,8 @@ impl Default for AuthSettings {
             jwks_min_refetch_seconds: 10,
             revocation_sync_seconds: 30,
             internal_token: None,
+            // auth-service's default AMQP_URL connects as guest.
+            events_publisher: "guest".into(),
         }
     }
 }
@@ -289,6 +294,7 @@ impl Settings {
                     .ok()
                     .filter(|t| !t.is_empty())
                     .or(auth.internal_token),
+                events_publisher: string("AUTH_EVENTS_PUBLISHER", auth.events_publisher),
             },
             claims: ClaimSettings {
                 worker_enabled: parse("CLAIM_WORKER_ENABLED", claims.worker_enabled)?,

@@ -37,6 +37,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("the event is paused: it takes no new claims until it is ACTIVE again")]
     EventPaused,
+    /// Only an APPROVED claim can be revoked; carries its status.
+    #[error("only an APPROVED claim can be revoked; this one is {0}")]
+    ClaimNotApproved(&'static str),
     #[error("Idempotency-Key was already used for a different request")]
     IdempotencyKeyReused,
     #[error("{0} is unavailable")]
@@ -69,6 +72,7 @@ impl ApiError {
             ApiError::ClaimExists(_) => "CLAIM_EXISTS",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::EventPaused => "EVENT_PAUSED",
+            ApiError::ClaimNotApproved(_) => "CLAIM_NOT_APPROVED",
             ApiError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             ApiError::ServiceUnavailable(_) => "SERVICE_UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
@@ -146,7 +150,8 @@ impl ResponseError for ApiError {
             ApiError::VersionConflict(_)
             | ApiError::ClaimExists(_)
             | ApiError::Conflict(_)
-            | ApiError::EventPaused => StatusCode::CONFLICT,
+            | ApiError::EventPaused
+            | ApiError::ClaimNotApproved(_) => StatusCode::CONFLICT,
             ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

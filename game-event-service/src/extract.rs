@@ -42,10 +42,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 }
                 Category::Data => {
                     let msg = inner.to_string();
-                    let field = if path == "." {
-                        unknown_field_name(&msg).unwrap_or_else(|| "body".into())
-                    } else {
-                        path
+                    // A missing field is reported at its parent: name the field itself.
+                    let named = unknown_field_name(&msg).or_else(|| missing_field_name(&msg));
+                    let field = match (path.as_str(), named) {
+                        (".", Some(f)) => f,
+                        (".", None) => "body".into(),
+                        (_, Some(f)) if msg.starts_with("missing field") => format!("{path}.{f}"),
+                        _ => path,
                     };
                     Err(ApiError::InvalidField(field, strip_position(&msg)))
                 }
@@ -56,6 +59,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 fn unknown_field_name(msg: &str) -> Option<String> {
     let rest = msg.strip_prefix("unknown field `")?;
+    Some(rest.split('`').next()?.to_string())
+}
+
+fn missing_field_name(msg: &str) -> Option<String> {
+    let rest = msg.strip_prefix("missing field `")?;
     Some(rest.split('`').next()?.to_string())
 }
 

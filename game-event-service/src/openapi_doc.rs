@@ -35,6 +35,7 @@ pub const GAME_EVENT_SERVICE: Described<'static> = Described {
         ("post", "/events/{id}/claims", &[200, 202]),
         ("post", "/activities", &[200, 201]),
         ("post", "/segments", &[201]),
+        ("post", "/events/{id}/grants", &[202]),
         // Removing members answers how many were removed.
         ("delete", "/segments/{id}/members", &[200]),
     ],

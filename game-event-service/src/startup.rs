@@ -122,6 +122,7 @@ async fn build_state(settings: Settings, logger: slog::Logger) -> anyhow::Result
         broker,
         metrics,
         outbox_wakeup,
+        grants_wakeup: Arc::default(),
         shutdown,
     })
 }
@@ -137,7 +138,9 @@ fn register_consumers(state: &AppState) {
         state.store.clone(),
         state.metrics.clone(),
         state.logger.clone(),
+        &s.auth.events_publisher,
     );
+    let trust = ingest.clone();
     let i = ingest.clone();
     broker.consume(
         Source::Queue(s.amqp.activity_queue.clone()),
@@ -163,7 +166,10 @@ fn register_consumers(state: &AppState) {
         },
         each(64, 1),
         move |d| {
-            verifier.handle_revocation_message(&d.body);
+            // A forged revocation is ignored (this private copy has no dead-letter queue).
+            if trust.from_auth_service(&d) {
+                verifier.handle_revocation_message(&d.body);
+            }
             std::future::ready(Outcome::Ack)
         },
     );
@@ -239,6 +245,18 @@ fn spawn_jobs(state: &aweb::Data<AppState>) -> Vec<JoinHandle<()>> {
             token.clone(),
         )),
         tokio::spawn(relay.run(token.clone())),
+        tokio::spawn(
+            crate::jobs::grants::GrantRunner {
+                store: state.store.clone(),
+                catalog: state.cache.clone(),
+                logger: state.logger.clone(),
+                lease: Duration::from_secs(s.claims.lease_seconds),
+                wakeup: state.grants_wakeup.clone(),
+                outbox_wakeup: state.outbox_wakeup.clone(),
+                feed: state.live.clone(),
+            }
+            .run(token.clone()),
+        ),
         tokio::spawn(
             state
                 .live

@@ -133,6 +133,7 @@ fn auth(d: AuthSettings) -> anyhow::Result<AuthSettings> {
             .filter(|t| !t.is_empty())
             .map(SecretString::from)
             .or(d.internal_token),
+        events_publisher: var("AUTH_EVENTS_PUBLISHER").unwrap_or(d.events_publisher),
     })
 }
 

@@ -68,6 +68,9 @@ pub struct AuthSettings {
     pub revocation_sync_interval: Duration,
     /// auth-service's `INTERNAL_TOKEN`, sent on the revocation sync.
     pub internal_token: Option<SecretString>,
+    /// auth-service's broker user: RabbitMQ validates `user_id` against the publishing
+    /// connection's user, so a `session.revoked` with another `user_id` is forged.
+    pub events_publisher: String,
 }
 
 /// What one client may send.
@@ -144,6 +147,8 @@ impl Settings {
                 events_exchange: "auth.events".into(),
                 revocation_sync_interval: Duration::from_millis(30_000),
                 internal_token: None,
+                // auth-service's default AMQP_URL connects as guest.
+                events_publisher: "guest".into(),
             },
             limits: LimitSettings {
                 body_limit_bytes: 1024 * 1024,

@@ -35,7 +35,7 @@ async fn each_role_against_each_protected_route_class() {
             "/users/1/progress",
             &["USER", "OPERATOR", "AUDITOR", "ADMIN"],
         ),
-        ("GET", "/users", &["ADMIN"]),
+        ("GET", "/users", &["OPERATOR", "AUDITOR", "ADMIN"]),
         ("PATCH", "/users/1/roles", &["ADMIN"]),
         ("POST", "/activities", &["ADMIN"]),
         ("POST", "/events", &["OPERATOR", "ADMIN"]),
@@ -193,9 +193,29 @@ async fn a_logged_out_token_is_refused_within_a_second_of_session_revoked() {
         "jti": null, "reason": "LOGOUT", "revokedAt": chrono::Utc::now().to_rfc3339(),
         "expiresAt": (chrono::Utc::now() + chrono::Duration::minutes(15)).to_rfc3339()
     });
+    // Published without a user_id, and so not auth-service's: ignored.
+    let mut forged = BasicProperties::default();
+    forged.with_content_type("application/json");
+    ch.basic_publish(
+        forged,
+        serde_json::to_vec(&body).unwrap(),
+        BasicPublishArguments::new(&exchange, "session.revoked"),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        app.get("/events", Some(&token)).await.status(),
+        200,
+        "a forged session.revoked is ignored"
+    );
+    // As auth-service publishes it: user_id is the connection's broker user (the default
+    // AUTH_EVENTS_PUBLISHER for a guest-based broker).
+    let broker_user = url::Url::parse(&amqp_url()).unwrap().username().to_string();
     let mut props = BasicProperties::default();
     props
         .with_content_type("application/json")
+        .with_user_id(&broker_user)
         .with_delivery_mode(2);
     let published = Instant::now();
     ch.basic_publish(

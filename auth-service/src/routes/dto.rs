@@ -41,6 +41,9 @@ pub struct ChangeRolesRequest {
 #[derive(Deserialize, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
 pub struct ListUsersQuery {
+    /// Exact email (trimmed, case-insensitive): the one user with it, for any staff role
+    /// (OPERATOR, AUDITOR, ADMIN). Without it the list is for ADMIN only.
+    pub email: Option<String>,
     /// Only users holding this role.
     pub role: Option<Role>,
     /// Page size, 1..=100 (default 20).

@@ -142,6 +142,20 @@ pub async fn get(state: &AppState, id: &UserId) -> Result<User, AppError> {
         .ok_or_else(|| AppError::NotFound("user not found".into()))
 }
 
+/// The user with this email (normalised as at registration); a malformed one is 400 naming
+/// `email`.
+pub async fn find_by_email(state: &AppState, raw: &str) -> Result<Option<User>, AppError> {
+    let email = Email::parse(raw).map_err(|v| AppError::InvalidQuery {
+        field: "email".into(),
+        message: v.message,
+    })?;
+    Ok(state
+        .users
+        .by_email(email.as_str())
+        .await?
+        .map(|u| u.to_user()))
+}
+
 /// Users oldest first, optionally holding `role`, strictly after the user `after`.
 pub async fn list(
     state: &AppState,

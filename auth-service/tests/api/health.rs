@@ -249,5 +249,9 @@ async fn openapi_documents_query_parameters_from_the_typed_struct() {
         json!(["USER", "OPERATOR", "AUDITOR", "ADMIN"])
     );
     assert_eq!(by_name("cursor")["type"], "string");
+    assert_eq!(by_name("email")["type"], "string");
+    assert!(by_name("email")["description"]
+        .as_str()
+        .is_some_and(|d| d.contains("OPERATOR")));
     app.cleanup().await;
 }

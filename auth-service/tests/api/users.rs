@@ -240,3 +240,69 @@ async fn reading_one_user_is_for_admins_or_the_user_themself() {
     assert_eq!(s, 404);
     app.cleanup().await;
 }
+
+/// A staff account holding `role`, signed in.
+async fn staff_token(app: &TestApp, admin: &str, email: &str, role: &str) -> String {
+    let user = app.register(email).await;
+    let id = user["id"].as_str().unwrap();
+    let r = app.patch_roles(admin, id, &json!({"roles": [role]})).await;
+    assert_eq!(r.status(), 200);
+    app.tokens(email, PASSWORD).await.0
+}
+
+#[tokio::test]
+async fn staff_look_a_user_up_by_exact_normalised_email() {
+    let app = spawn_app().await;
+    let (user, user_token, _) = app.user_with_tokens("Player.One@example.com").await;
+    app.register("player.two@example.com").await;
+    let admin = app.admin_token().await;
+    let operator = staff_token(&app, &admin, "op@example.com", "OPERATOR").await;
+    let auditor = staff_token(&app, &admin, "aud@example.com", "AUDITOR").await;
+    // The same representation as GET /users/{id}.
+    let one: Value = app
+        .get_auth(&format!("/users/{}", user["id"].as_str().unwrap()), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    for token in [&operator, &auditor, &admin] {
+        for q in [
+            "player.one@example.com",
+            "%20PLAYER.ONE@Example.COM%20",
+            "Player.One%40example.com",
+        ] {
+            let r = app.get_auth(&format!("/users?email={q}"), token).await;
+            assert_eq!(r.status(), 200, "{q}");
+            let b: Value = r.json().await.unwrap();
+            assert_eq!(b["items"], json!([one.clone()]), "{q}");
+        }
+    }
+    // Exact match only: no prefix, no pattern.
+    for q in ["player", "player.one@example.co", ".*@example.com"] {
+        let r = app.get_auth(&format!("/users?email={q}"), &operator).await;
+        if r.status() == 200 {
+            let b: Value = r.json().await.unwrap();
+            assert_eq!(b["items"], json!([]), "{q}");
+        } else {
+            assert_eq!(r.status(), 400, "{q}");
+        }
+    }
+    let b: Value = app
+        .get_auth("/users?email=nobody@example.com", &auditor)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(b["items"], json!([]));
+    // Missing or malformed: 400 naming `email`; listing without it stays ADMIN's.
+    for q in ["", "email=", "email=not-an-email", "email=a@b"] {
+        let (s, b) = problem(app.get_auth(&format!("/users?{q}"), &operator).await).await;
+        assert_eq!((s, b["field"].as_str()), (400, Some("email")), "{q}: {b}");
+        assert_eq!(b["code"], "INVALID_QUERY");
+    }
+    let (s, b) = problem(app.get_auth("/users?email=x@y.zz", &user_token).await).await;
+    assert_eq!((s, b["code"].as_str().unwrap()), (403, "FORBIDDEN"));
+    let (s, _) = problem(app.get("/users?email=x@y.zz").await.unwrap()).await;
+    assert_eq!(s, 401);
+    app.cleanup().await;
+}

@@ -23,21 +23,20 @@ interface Progress {
 
 const ALL_ROLES: Role[] = ['USER', 'OPERATOR', 'AUDITOR', 'ADMIN'];
 
-// The API has no lookup by email, so ADMIN pages through GET /users (bounded) to find one.
+// Users found by email this session, by id: GET /users?email= is open to every staff role,
+// while GET /users/{id} is ADMIN's (or the user's own), so the detail page shows the profile
+// the lookup answered for staff who cannot read it by id.
+const lookedUp = new Map<string, User>();
+
+// Exact match on the normalised email (the server trims and lower-cases it).
 async function findByEmail(email: string): Promise<User | null> {
-  const want = email.trim().toLowerCase();
-  let cursor: string | null = null;
-  for (let i = 0; i < 50; i++) {
-    const page: Page<User> = await get<Page<User>>('/users' + qs({ limit: 100, cursor }));
-    const hit = page.items.find((u) => u.email.toLowerCase() === want);
-    if (hit) return hit;
-    cursor = page.nextCursor;
-    if (!cursor) return null;
-  }
-  throw new Error('Searched the first 5,000 users without finding that email; look the user up by id instead.');
+  const page = await get<Page<User>>('/users' + qs({ email }));
+  const hit = page.items[0] ?? null;
+  if (hit) lookedUp.set(hit.id, hit);
+  return hit;
 }
 
-function Lookup({ session, initial }: { session: Session; initial?: string }) {
+function Lookup({ initial }: { initial?: string }) {
   const [value, setValue] = useState(initial ?? '');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -47,10 +46,6 @@ function Lookup({ session, initial }: { session: Session; initial?: string }) {
     if (!v) return;
     setError(null);
     if (!v.includes('@')) return navigate(`/users/${encodeURIComponent(v)}`);
-    if (!isAdmin(session)) {
-      setError(new Error('Finding a user by email needs the ADMIN role (the API offers no email lookup to other staff). Use the user id.'));
-      return;
-    }
     setBusy(true);
     try {
       const u = await findByEmail(v);
@@ -62,15 +57,17 @@ function Lookup({ session, initial }: { session: Session; initial?: string }) {
       setBusy(false);
     }
   };
+  // The server's 400 naming `email` belongs next to the field.
+  const emailError = error instanceof ApiError ? error.forField('email') : undefined;
   return (
     <form class="filters" onSubmit={submit} role="search">
-      <Field label="User id or email" name="lookup">
-        <input {...ctl('lookup')} value={value} onInput={(e) => setValue(e.currentTarget.value)} placeholder="01a2… or player@example.com" />
+      <Field label="User id or email" name="lookup" error={emailError}>
+        <input {...ctl('lookup', emailError)} value={value} onInput={(e) => setValue(e.currentTarget.value)} placeholder="01a2… or player@example.com" />
       </Field>
       <button type="submit" disabled={busy}>
         Look up
       </button>
-      {error != null && <ErrorBanner error={error} />}
+      {error != null && !emailError && <ErrorBanner error={error} />}
     </form>
   );
 }
@@ -196,7 +193,7 @@ function UserDetail({ session, id }: { session: Session; id: string }) {
   const [user, setUser] = useState<User | null>(null);
   const [userError, setUserError] = useState<unknown>(null);
   useEffect(() => {
-    setUser(null);
+    setUser(lookedUp.get(id) ?? null);
     setUserError(null);
     if (admin || id === session.userId) get<User>(`/users/${encodeURIComponent(id)}`).then(setUser, setUserError);
   }, [id]);
@@ -231,7 +228,7 @@ function UserDetail({ session, id }: { session: Session; id: string }) {
             <ErrorBanner error={userError} />
           ) : !admin && id !== session.userId ? (
             <p class="muted">
-              Profile and roles of other users are readable by ADMIN only. Id <code>{id}</code>.
+              Profile and roles of other users are readable by ADMIN only, or after a lookup by email. Id <code>{id}</code>.
             </p>
           ) : (
             <Loading />
@@ -296,9 +293,9 @@ export function Users({ session, path, id }: { session: Session; path: string; i
       <div class="page-head">
         <h1>{id ? 'User' : 'Users'}</h1>
       </div>
-      <Lookup session={session} initial={id ?? q.get('q') ?? ''} />
+      <Lookup initial={id ?? q.get('q') ?? ''} />
       {id ? <UserDetail session={session} id={id} /> : isAdmin(session) ? <RoleList /> : (
-        <p class="muted">Look a player up by id to see their progress and claims. Listing accounts needs the ADMIN role.</p>
+        <p class="muted">Look a player up by id or email to see their progress and claims. Listing accounts needs the ADMIN role.</p>
       )}
     </section>
   );

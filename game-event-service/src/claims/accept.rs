@@ -48,12 +48,7 @@ impl Acceptor {
     /// The stored PENDING claim, durable (and published, unless the broker is away) before
     /// this returns.
     pub async fn accept(&self, event: &Event, user: &UserId) -> Result<Claim, AcceptError> {
-        let claim = Claim::request(
-            event.id.clone(),
-            user.clone(),
-            event.rewards.clone(),
-            chrono::Utc::now(),
-        );
+        let claim = Claim::request(event, user.clone(), chrono::Utc::now());
         let (tx, rx) = oneshot::channel();
         self.commits
             .send((claim.clone(), tx))

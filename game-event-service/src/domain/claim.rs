@@ -1,7 +1,8 @@
 //! Claims and their decisions.
 use super::conditions::ConditionProgress;
-use super::event::Reward;
+use super::event::{Event, Reward};
 use super::ids::{ClaimId, EventId, UserId};
+use super::period::Period;
 use chrono::{DateTime, Utc};
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,8 @@ pub enum ClaimStatus {
     Pending,
     Approved,
     Rejected,
+    /// An approval taken back by staff (`POST /claims/{id}/revoke`).
+    Revoked,
 }
 
 impl ClaimStatus {
@@ -20,6 +23,7 @@ impl ClaimStatus {
             ClaimStatus::Pending => "PENDING",
             ClaimStatus::Approved => "APPROVED",
             ClaimStatus::Rejected => "REJECTED",
+            ClaimStatus::Revoked => "REVOKED",
         }
     }
 }
@@ -45,6 +49,28 @@ impl RejectReason {
     }
 }
 
+/// How a claim came to be: a player's request, or a staff grant (compensation, backfill).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Apiv2Schema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ClaimSource {
+    #[default]
+    Request,
+    Grant,
+}
+
+/// Why and how an approval was taken back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Apiv2Schema)]
+#[serde(rename_all = "camelCase")]
+pub struct Revocation {
+    pub at: DateTime<Utc>,
+    pub by: UserId,
+    pub reason: String,
+    /// The user may claim this event (and period) again.
+    pub allow_reclaim: bool,
+    /// The stock unit stays taken.
+    pub keep_stock: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Apiv2Schema)]
 #[serde(rename_all = "camelCase")]
 pub struct Claim {
@@ -52,6 +78,11 @@ pub struct Claim {
     pub event_id: EventId,
     pub user_id: UserId,
     pub status: ClaimStatus,
+    #[serde(default)]
+    pub source: ClaimSource,
+    /// The period of a recurring event the claim is for (its own claim window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<Period>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<RejectReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -60,6 +91,8 @@ pub struct Claim {
     pub requested_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation: Option<Revocation>,
 }
 
 /// What the worker concluded about a pending claim.
@@ -75,24 +108,51 @@ pub enum Decision {
 }
 
 impl Claim {
-    /// A new PENDING claim of `user_id` for the event's current rewards.
-    pub fn request(
-        event_id: EventId,
+    /// A new PENDING claim of `user_id` for the event's current rewards, in the period that
+    /// holds `at` when the event recurs.
+    pub fn request(event: &Event, user_id: UserId, at: DateTime<Utc>) -> Claim {
+        Claim {
+            id: ClaimId::mint(),
+            event_id: event.id.clone(),
+            user_id,
+            status: ClaimStatus::Pending,
+            source: ClaimSource::Request,
+            period: event.claim_period(at),
+            reason: None,
+            progress: None,
+            rewards: event.rewards.clone(),
+            requested_at: at,
+            decided_at: None,
+            revocation: None,
+        }
+    }
+
+    /// An APPROVED claim granted by staff without evaluating conditions. Its id is derived
+    /// from the grant job and the user (timed at the job's creation), so running the job again
+    /// writes nothing twice.
+    pub fn granted(
+        event: &Event,
         user_id: UserId,
-        rewards: Vec<Reward>,
+        job_id: &str,
+        job_created: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> Claim {
         Claim {
-            id: ClaimId::mint(),
-            event_id,
-            user_id,
-            status: ClaimStatus::Pending,
-            reason: None,
-            progress: None,
-            rewards,
-            requested_at: at,
-            decided_at: None,
+            id: ClaimId::derived(
+                &format!("grant:{job_id}:{user_id}"),
+                job_created.timestamp_millis(),
+            ),
+            source: ClaimSource::Grant,
+            status: ClaimStatus::Approved,
+            progress: Some(Vec::new()),
+            decided_at: Some(at),
+            ..Claim::request(event, user_id, at)
         }
+    }
+
+    /// The "one open claim, one approval per user, event and period" key.
+    pub fn key(&self) -> String {
+        claim_key(&self.event_id, &self.user_id, self.period.as_ref())
     }
 
     pub fn decided(mut self, decision: &Decision, at: DateTime<Utc>) -> Claim {
@@ -113,7 +173,11 @@ impl Claim {
     }
 }
 
-/// Key of the "one open claim / one approval per user and event" documents.
-pub fn user_event_key(event_id: &EventId, user_id: &UserId) -> String {
-    format!("{event_id}:{user_id}")
+/// Key of the "one open claim / one approval per user, event and period" documents: the
+/// event and user, plus the period's start when the event recurs.
+pub fn claim_key(event_id: &EventId, user_id: &UserId, period: Option<&Period>) -> String {
+    match period {
+        Some(p) => format!("{event_id}:{user_id}:{}", p.key()),
+        None => format!("{event_id}:{user_id}"),
+    }
 }

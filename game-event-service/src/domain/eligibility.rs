@@ -2,7 +2,7 @@
 //! (`GET /events/{id}/eligibility`) and the worker's decision.
 use super::claim::{Decision, RejectReason};
 use super::conditions::{evaluate, ConditionProgress, Facts};
-use super::event::Event;
+use super::event::{Event, Window};
 use chrono::{DateTime, Utc};
 
 /// The stock as the caller sees it.
@@ -51,15 +51,17 @@ impl Verdict {
     }
 }
 
-/// `already_claimed`: the user holds another open or approved claim for this event.
+/// `already_claimed`: the user holds another open or approved claim for this event (and
+/// period); `window`: where the conditions count (`Event::claim_window`).
 pub fn verdict(
     event: &Event,
+    window: Window,
     now: DateTime<Utc>,
     facts: &Facts,
     already_claimed: bool,
     stock: Stock,
 ) -> Verdict {
-    let eval = evaluate(&event.conditions, facts, event.window(), event.tz());
+    let eval = evaluate(&event.conditions, facts, window, event.tz());
     let rejection = if !event.is_open_at(now) {
         Some(RejectReason::EventNotActive)
     } else if already_claimed {
@@ -119,7 +121,9 @@ mod tests {
             ..Default::default()
         };
         let e = event(now);
-        let v = |e: &Event, f: &Facts, claimed, stock| verdict(e, now, f, claimed, stock).rejection;
+        let v = |e: &Event, f: &Facts, claimed, stock| {
+            verdict(e, e.window(), now, f, claimed, stock).rejection
+        };
         assert_eq!(v(&e, &met, false, Stock::Remaining(1)), None);
         assert_eq!(v(&e, &met, false, Stock::TakenOnApproval), None);
         assert_eq!(
@@ -145,7 +149,16 @@ mod tests {
     #[test]
     fn decisions_keep_progress_only_when_it_explains_them() {
         let now = Utc::now();
-        let d = verdict(&event(now), now, &Facts::default(), false, Stock::Unlimited).decision();
+        let e = event(now);
+        let d = verdict(
+            &e,
+            e.window(),
+            now,
+            &Facts::default(),
+            false,
+            Stock::Unlimited,
+        )
+        .decision();
         assert!(matches!(
             d,
             Decision::Rejected {

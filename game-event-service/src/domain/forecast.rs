@@ -30,19 +30,21 @@ pub fn counting_window(e: &Event, now: DateTime<Utc>) -> Window {
         })
 }
 
-/// `users`: every known user and their registration time; `members`: the users in any of the
+/// `users`: every known user and their registration time (`None` when the audience has no
+/// registration bound, so it was not read); `members`: the users in any of the
 /// audience's segments; `facts`: each user's facts in `window`; `stock_left`: units the event
 /// can still give (`None`: unlimited).
 pub fn forecast(
     e: &Event,
     window: Window,
-    users: &[(String, DateTime<Utc>)],
+    users: &[(String, Option<DateTime<Utc>>)],
     members: &HashSet<String>,
     facts: &HashMap<String, Facts>,
     stock_left: Option<i64>,
 ) -> Forecast {
-    let empty = Facts::default();
     let tz = e.tz();
+    // Most users have no activity in the window: their verdict is the same for all of them.
+    let idle_met = evaluate(&e.conditions, &Facts::default(), window, tz).all_met;
     let (mut audience, mut qualifying) = (0u64, 0u64);
     for (user, registered) in users {
         let admitted = match &e.audience {
@@ -55,15 +57,18 @@ pub fn forecast(
                     .filter(|_| members.contains(user))
                     .map(String::as_str)
                     .collect();
-                audience_admits(a, e.id.as_str(), user, &segs, Some(*registered))
+                audience_admits(a, e.id.as_str(), user, &segs, *registered)
             }
         };
         if !admitted {
             continue;
         }
         audience += 1;
-        let f = facts.get(user).unwrap_or(&empty);
-        if evaluate(&e.conditions, f, window, tz).all_met {
+        let met = match facts.get(user) {
+            Some(f) => evaluate(&e.conditions, f, window, tz).all_met,
+            None => idle_met,
+        };
+        if met {
             qualifying += 1;
         }
     }

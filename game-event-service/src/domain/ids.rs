@@ -18,6 +18,19 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// A UUID v7 whose time is `at_ms` and whose other bits come from `seed`: the same seed and
+/// time give the same id, so work that is retried (a grant job) writes the same documents, and
+/// the id still sorts by time like a minted one.
+pub fn derived_id(seed: &str, at_ms: i64) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(seed.as_bytes());
+    let mut bytes = [0u8; 10];
+    bytes.copy_from_slice(&h[..10]);
+    uuid::Builder::from_unix_timestamp_millis(at_ms.max(0) as u64, &bytes)
+        .into_uuid()
+        .to_string()
+}
+
 pub const INVALID_ID: &str = "is not a valid id";
 
 macro_rules! id_type {
@@ -35,6 +48,10 @@ macro_rules! id_type {
             /// A fresh time-ordered id.
             pub fn mint() -> Self {
                 Self(new_id())
+            }
+            /// A deterministic time-ordered id (see [`derived_id`]).
+            pub fn derived(seed: &str, at_ms: i64) -> Self {
+                Self(derived_id(seed, at_ms))
             }
             /// An id read back from our own store, written only after parsing.
             pub fn stored(s: String) -> Self {
@@ -97,6 +114,10 @@ id_type!(
 id_type!(
     /// A segment of players (an audience names segments).
     SegmentId
+);
+id_type!(
+    /// A background job (a grant run).
+    JobId
 );
 
 #[cfg(test)]

@@ -10,15 +10,18 @@ pub mod eligibility;
 pub mod errors;
 pub mod event;
 pub mod forecast;
+pub mod grant;
 pub mod ids;
 mod openapi;
 pub mod period;
 pub mod recurrence;
+pub mod revocation;
 pub mod segment;
+pub mod slots;
 pub mod stock;
 
 pub use errors::{FieldError, FieldErrors};
-pub use ids::{new_id, valid_id, ClaimId, EventId, UserId};
+pub use ids::{new_id, valid_id, ClaimId, EventId, JobId, UserId};
 
 use serde::{Deserialize, Serialize};
 

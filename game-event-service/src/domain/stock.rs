@@ -5,8 +5,48 @@
 //! Shards are keyed by event and period: a per-period stock (SPEC maxClaimsPerPeriod) is the
 //! same design with a period key such as `2026-11-27` instead of [`ALL_TIME`].
 
+use super::claim::Claim;
+use super::event::Event;
+use super::ids::ClaimId;
+
 /// The period key of a stock that never resets.
 pub const ALL_TIME: &str = "all";
+
+/// One unit a claim needs: from the stock named `stock` ([`ALL_TIME`] or a period's key), of
+/// `max` units, held under `holder`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Take {
+    pub stock: String,
+    pub max: i64,
+    pub holder: ClaimId,
+}
+
+/// The units an approval of `claim` takes, the event's own stock first: `maxClaims` (held
+/// under the claim id) and, for a recurring event, `maxClaimsPerPeriod` (held under the claim
+/// id and `:period`, so one claim can hold one unit of each).
+pub fn takes(event: &Event, claim: &Claim) -> Vec<Take> {
+    let mut out = Vec::new();
+    if let Some(max) = event.max_claims {
+        out.push(Take {
+            stock: ALL_TIME.to_string(),
+            max,
+            holder: claim.id.clone(),
+        });
+    }
+    if let (Some(max), Some(p)) = (event.max_claims_per_period, &claim.period) {
+        out.push(Take {
+            stock: p.key(),
+            max,
+            holder: period_holder(&claim.id),
+        });
+    }
+    out
+}
+
+/// The holder id of a claim's unit of its period's stock.
+pub fn period_holder(claim: &ClaimId) -> ClaimId {
+    ClaimId::stored(format!("{claim}:period"))
+}
 
 /// Shards per event and period: contention on one shard is at most 1/SHARDS of the claims.
 pub const SHARDS: u32 = 16;

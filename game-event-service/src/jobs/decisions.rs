@@ -7,11 +7,11 @@
 use super::RETRY_PAUSE;
 use crate::cache::Catalog;
 use crate::claims::ClaimMessage;
-use crate::domain::claim::{user_event_key, Claim, Decision, RejectReason};
+use crate::domain::claim::{Claim, Decision, RejectReason};
 use crate::domain::conditions::{keys_needed, Facts, Window};
 use crate::domain::eligibility::{verdict, Stock};
 use crate::domain::event::Event;
-use crate::domain::stock::ALL_TIME;
+use crate::domain::stock::{takes, ALL_TIME};
 use crate::domain::{ClaimId, EventId, UserId};
 use crate::metrics::Metrics;
 use crate::mq::{Delivery, Outcome};
@@ -33,6 +33,9 @@ pub struct Decider {
     /// Announces stored decisions to the live streams of every instance (`Decider::with_feed`).
     pub(crate) feed: crate::streams::LiveFeed,
 }
+
+/// Per (event, stock): its size and the (batch index, unit holder) pairs that want a unit.
+type StockGroups = HashMap<(EventId, String), (i64, Vec<(usize, ClaimId)>)>;
 
 /// A claim on its way through the batch.
 struct Pending {
@@ -148,10 +151,10 @@ impl Decider {
         m.step("facts", t);
 
         // The verdict of every claim; eligible ones of limited events wait for their stock.
-        let mut needs_stock: HashMap<EventId, Vec<usize>> = HashMap::new();
+        let mut needs_stock: Vec<usize> = Vec::new();
         for (i, p) in batch.iter_mut().enumerate() {
             let c = &p.claim;
-            let holder = holders.get(&user_event_key(&c.event_id, &c.user_id));
+            let holder = holders.get(&c.key());
             if holder == Some(&c.id) {
                 p.decision = Some(Decision::Approved { progress: vec![] });
                 continue;
@@ -161,32 +164,49 @@ impl Decider {
                 continue;
             };
             let no_facts = Facts::default();
-            let f = facts.get(&(c.user_id.clone(), c.event_id.clone()));
-            let stock = match event.max_claims {
-                Some(_) => Stock::TakenOnApproval,
-                None => Stock::Unlimited,
+            let f = facts.get(&c.id).unwrap_or(&no_facts);
+            let limited = !takes(event, c).is_empty();
+            let stock = match limited {
+                true => Stock::TakenOnApproval,
+                false => Stock::Unlimited,
             };
-            let v = verdict(event, now, f.unwrap_or(&no_facts), holder.is_some(), stock);
-            if v.eligible() && event.max_claims.is_some() {
-                needs_stock.entry(event.id.clone()).or_default().push(i);
+            let window = event.claim_window(c.period.as_ref());
+            let v = verdict(event, window, now, f, holder.is_some(), stock);
+            if v.eligible() && limited {
+                needs_stock.push(i);
             }
             p.decision = Some(v.decision());
         }
 
-        // Stock: one take per event for all of its eligible claims.
+        // Stock: one take per stock for all of its eligible claims; a claim that needs the
+        // event's and its period's unit takes the event's first (round 0), then the period's.
         let t = Instant::now();
-        for (event_id, idx) in &needs_stock {
-            let max = events
-                .get(event_id)
-                .and_then(|e| e.as_ref())
-                .and_then(|e| e.max_claims)
-                .unwrap_or(0);
-            let ids: Vec<ClaimId> = idx.iter().map(|i| batch[*i].claim.id.clone()).collect();
-            let held = store.take_units(event_id, ALL_TIME, max, &ids).await?;
-            for i in idx {
-                let p = &mut batch[*i];
-                if !held.contains(&p.claim.id) {
-                    p.decision = Some(rejected(RejectReason::OutOfStock, progress_of(p)));
+        for round in 0..2 {
+            let mut groups: StockGroups = HashMap::new();
+            for &i in &needs_stock {
+                let p = &batch[i];
+                let Some(event) = events.get(&p.claim.event_id).and_then(|e| e.as_ref()) else {
+                    continue;
+                };
+                if !approved(p) {
+                    continue;
+                }
+                if let Some(take) = takes(event, &p.claim).into_iter().nth(round) {
+                    groups
+                        .entry((event.id.clone(), take.stock))
+                        .or_insert((take.max, Vec::new()))
+                        .1
+                        .push((i, take.holder));
+                }
+            }
+            for ((event_id, stock), (max, wanted)) in groups {
+                let ids: Vec<ClaimId> = wanted.iter().map(|(_, h)| h.clone()).collect();
+                let held = store.take_units(&event_id, &stock, max, &ids).await?;
+                for (i, h) in wanted {
+                    if !held.contains(&h) {
+                        let p = &mut batch[i];
+                        p.decision = Some(rejected(RejectReason::OutOfStock, progress_of(p)));
+                    }
                 }
             }
         }
@@ -196,7 +216,7 @@ impl Decider {
         let t = Instant::now();
         let approving: Vec<&Claim> = batch
             .iter()
-            .filter(|p| approved(p) && holders.get(&key(&p.claim)) != Some(&p.claim.id))
+            .filter(|p| approved(p) && holders.get(&p.claim.key()) != Some(&p.claim.id))
             .map(|p| &p.claim)
             .collect();
         let won = store.insert_approvals(&approving).await?;
@@ -270,7 +290,7 @@ impl Decider {
         events: &HashMap<EventId, Option<Arc<Event>>>,
         holders: &HashMap<String, ClaimId>,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> anyhow::Result<HashMap<(UserId, EventId), Facts>> {
+    ) -> anyhow::Result<HashMap<ClaimId, Facts>> {
         let mut users: Vec<UserId> = Vec::new();
         let mut keys: HashSet<String> = HashSet::new();
         let mut window: Option<Window> = None;
@@ -280,12 +300,12 @@ impl Decider {
             let Some(e) = events.get(&c.event_id).and_then(|e| e.as_deref()) else {
                 continue;
             };
-            if !e.is_open_at(now) || holders.contains_key(&key(c)) || e.conditions.is_empty() {
+            if !e.is_open_at(now) || holders.contains_key(&c.key()) || e.conditions.is_empty() {
                 continue;
             }
             users.push(c.user_id.clone());
             keys.extend(keys_needed(&e.conditions));
-            let w = e.window();
+            let w = e.claim_window(c.period.as_ref());
             window = Some(match window {
                 None => w,
                 Some(u) => Window {
@@ -306,8 +326,8 @@ impl Decider {
             .into_iter()
             .map(|(c, e)| {
                 let mine = records.get(&c.user_id).map(Vec::as_slice).unwrap_or(&[]);
-                let f = Facts::gather(mine, e.window(), &e.conditions);
-                ((c.user_id.clone(), c.event_id.clone()), f)
+                let f = Facts::gather(mine, e.claim_window(c.period.as_ref()), &e.conditions);
+                (c.id.clone(), f)
             })
             .collect())
     }
@@ -320,35 +340,47 @@ impl Decider {
         events: &HashMap<EventId, Option<Arc<Event>>>,
         owner: &str,
     ) -> anyhow::Result<()> {
-        let mut per_event: HashMap<&EventId, Vec<ClaimId>> = HashMap::new();
+        let mut per_stock: HashMap<(&EventId, String), Vec<(ClaimId, ClaimId)>> = HashMap::new();
         for p in batch.iter().filter(|p| !approved(p)) {
-            let limited = events
-                .get(&p.claim.event_id)
-                .and_then(|e| e.as_ref())
-                .is_none_or(|e| e.max_claims.is_some());
-            if limited {
-                per_event
-                    .entry(&p.claim.event_id)
+            let c = &p.claim;
+            // An event gone from the catalog may still have had a stock.
+            let held: Vec<(String, ClaimId)> =
+                match events.get(&c.event_id).and_then(|e| e.as_ref()) {
+                    Some(e) => takes(e, c)
+                        .into_iter()
+                        .map(|t| (t.stock, t.holder))
+                        .collect(),
+                    None => vec![(ALL_TIME.to_string(), c.id.clone())],
+                };
+            for (stock, holder) in held {
+                per_stock
+                    .entry((&c.event_id, stock))
                     .or_default()
-                    .push(p.claim.id.clone());
+                    .push((c.id.clone(), holder));
             }
         }
-        if per_event.is_empty() {
+        if per_stock.is_empty() {
             return Ok(());
         }
         // Should this batch's lease have run out, the claim's new owner decides its stock.
-        let all: Vec<ClaimId> = per_event.values().flatten().cloned().collect();
+        let mut all: Vec<ClaimId> = per_stock
+            .values()
+            .flatten()
+            .map(|(c, _)| c.clone())
+            .collect();
+        all.sort();
+        all.dedup();
         let ours = self.store.still_leased(&all, owner).await?;
-        for (event_id, ids) in per_event {
-            let ids: Vec<ClaimId> = ids.into_iter().filter(|c| ours.contains(c)).collect();
-            self.store.release_units(event_id, &ids).await?;
+        for ((event_id, stock), held) in per_stock {
+            let holders: Vec<ClaimId> = held
+                .into_iter()
+                .filter(|(c, _)| ours.contains(c))
+                .map(|(_, h)| h)
+                .collect();
+            self.store.release_units(event_id, &stock, &holders).await?;
         }
         Ok(())
     }
-}
-
-fn key(c: &Claim) -> String {
-    user_event_key(&c.event_id, &c.user_id)
 }
 
 fn approved(p: &Pending) -> bool {

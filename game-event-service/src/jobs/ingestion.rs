@@ -1,5 +1,11 @@
 //! Progress ingestion: `game.activity` messages and auth-service's login/registration events
 //! become activity records, each applied at most once (keyed by its id).
+//!
+//! Trust: RabbitMQ refuses a published `user_id` other than the publishing connection's broker
+//! user, so a message on the auth events exchange is auth-service's only when its `user_id` is
+//! auth-service's broker user (`AUTH_EVENTS_PUBLISHER`); anything else is forged and refused.
+//! A `game.activity` must be `application/json` and name a user this service knows from
+//! `user.registered`. Refused messages are dead-lettered, the reason logged.
 use super::RETRY_PAUSE;
 use crate::domain::activity::{Activity, ActivityInput, Source, INVITE, LOGIN};
 use crate::domain::audit::AuditRecord;
@@ -14,6 +20,8 @@ pub struct Ingestor {
     store: Store,
     metrics: Metrics,
     logger: slog::Logger,
+    /// auth-service's broker user.
+    auth_publisher: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -27,12 +35,26 @@ struct AuthEvent {
 }
 
 impl Ingestor {
-    pub fn new(store: Store, metrics: Metrics, logger: slog::Logger) -> Self {
+    pub fn new(store: Store, metrics: Metrics, logger: slog::Logger, auth_publisher: &str) -> Self {
         Ingestor {
             store,
             metrics,
             logger,
+            auth_publisher: auth_publisher.to_string(),
         }
+    }
+
+    /// Whether `d` was published by auth-service's broker user; logs the refusal otherwise.
+    pub fn from_auth_service(&self, d: &Delivery) -> bool {
+        if d.user_id.as_deref() == Some(self.auth_publisher.as_str()) {
+            return true;
+        }
+        slog::warn!(self.logger, "auth event refused: not published by auth-service";
+            "reason" => "publisher", "routingKey" => &d.routing_key,
+            "userId" => d.user_id.as_deref().unwrap_or("(none)"),
+            "expected" => &self.auth_publisher);
+        self.count("auth", "refused");
+        false
     }
 
     fn count(&self, source: &str, result: &str) {
@@ -56,8 +78,15 @@ impl Ingestor {
         }
     }
 
-    /// A `game.activity` message; invalid ones are dead-lettered.
+    /// A `game.activity` message; invalid ones, other content types and unknown users are
+    /// dead-lettered.
     pub async fn handle_activity(&self, d: Delivery) -> Outcome {
+        if !is_json(d.content_type.as_deref()) {
+            slog::warn!(self.logger, "game.activity refused: content_type is not application/json";
+                "reason" => "content_type", "contentType" => d.content_type.as_deref().unwrap_or("(none)"));
+            self.count("queue", "refused");
+            return Outcome::DeadLetter;
+        }
         let parsed = crate::extract::parse_json::<ActivityInput>(&d.body)
             .map_err(|e| e.to_string())
             .and_then(|i| {
@@ -65,7 +94,20 @@ impl Ingestor {
                     .map_err(|f| format!("{}: {}", f.field, f.message))
             });
         match parsed {
-            Ok(a) => self.ingest(a, "queue").await,
+            Ok(a) => match self.store.is_known_user(&a.user_id).await {
+                Ok(true) => self.ingest(a, "queue").await,
+                Ok(false) => {
+                    slog::warn!(self.logger, "game.activity refused: unknown userId";
+                        "reason" => "unknown_user", "userId" => a.user_id.as_str());
+                    self.count("queue", "refused");
+                    Outcome::DeadLetter
+                }
+                Err(e) => {
+                    slog::warn!(self.logger, "user lookup failed"; "error" => e.to_string());
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                    Outcome::Requeue
+                }
+            },
             Err(e) => {
                 slog::warn!(self.logger, "invalid game.activity message"; "error" => e);
                 self.count("queue", "invalid");
@@ -77,6 +119,10 @@ impl Ingestor {
     /// `user.logged_in` is a login of that user; `user.registered` with `invitedBy` is an
     /// invite of the inviter.
     pub async fn handle_auth_event(&self, d: Delivery) -> Outcome {
+        // Everything bound to this queue (user.*, audit.recorded) is auth-service's to say.
+        if !self.from_auth_service(&d) {
+            return Outcome::DeadLetter;
+        }
         if d.routing_key == "audit.recorded" {
             return self.handle_audit_record(d).await;
         }
@@ -141,5 +187,24 @@ impl Ingestor {
                 Outcome::Requeue
             }
         }
+    }
+}
+
+/// `application/json`, parameters (`; charset=utf-8`) allowed.
+fn is_json(content_type: Option<&str>) -> bool {
+    content_type
+        .and_then(|c| c.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_json_content_types_pass() {
+        assert!(super::is_json(Some("application/json")));
+        assert!(super::is_json(Some("Application/JSON; charset=utf-8")));
+        assert!(!super::is_json(Some("text/plain")));
+        assert!(!super::is_json(Some("application/jsonx")));
+        assert!(!super::is_json(None));
     }
 }

@@ -1,6 +1,7 @@
 //! Background work, one job per file: claim decisions, the pending-claim sweeper, the outbox
-//! relay and progress ingestion. Each job gets the parts it needs, never the HTTP state.
+//! relay, grant jobs and progress ingestion. Each job gets the parts it needs, never the HTTP state.
 pub mod decisions;
+pub mod grants;
 pub mod ingestion;
 pub mod outbox_relay;
 pub mod sweeper;

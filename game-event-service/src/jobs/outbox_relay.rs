@@ -57,7 +57,7 @@ impl OutboxRelay {
                     &self.exchange,
                     &entry.routing_key,
                     entry.payload.clone().into_bytes(),
-                    &entry.id,
+                    &entry.message_id,
                 )
             }))
             .await;
@@ -67,7 +67,7 @@ impl OutboxRelay {
                 match res {
                     Ok(()) => sent.push(entry.id),
                     Err(e) => {
-                        slog::debug!(self.logger, "reward.granted publish failed"; "claimId" => &entry.id, "error" => e.to_string());
+                        slog::debug!(self.logger, "outbox publish failed"; "entry" => &entry.id, "routingKey" => &entry.routing_key, "error" => e.to_string());
                         failed.push(entry.id);
                     }
                 }

@@ -1,4 +1,5 @@
-//! Republishes claims left PENDING (publish failed, broker lost them, or a worker crashed).
+//! Republishes claims left PENDING (publish failed, broker lost them, or a worker crashed) and
+//! finishes revocations a crash interrupted.
 use crate::claims::ClaimQueue;
 use crate::store::Store;
 use std::time::Duration;
@@ -18,6 +19,7 @@ pub async fn run(
             _ = token.cancelled() => break,
             _ = tokio::time::sleep(every) => {}
         }
+        finish_revocations(&store, age_ms, &logger).await;
         if !queue.is_connected() {
             continue;
         }
@@ -35,6 +37,27 @@ pub async fn run(
                 }
             }
             Err(e) => slog::debug!(logger, "sweep failed"; "error" => e.to_string()),
+        }
+    }
+}
+
+/// Revocations whose follow-up (outbox entry, stock, approval) a crash cut short.
+async fn finish_revocations(store: &Store, age_ms: i64, logger: &slog::Logger) {
+    let claims = match store.interrupted_revocations(age_ms, 100).await {
+        Ok(c) => c,
+        Err(e) => {
+            slog::debug!(logger, "revocation sweep failed"; "error" => e.to_string());
+            return;
+        }
+    };
+    for c in claims {
+        match crate::claims::revoke::finish(store, &c).await {
+            Ok(()) => {
+                slog::info!(logger, "finished interrupted revocation"; "claimId" => c.id.as_str())
+            }
+            Err(e) => {
+                slog::debug!(logger, "revocation finish failed"; "claimId" => c.id.as_str(), "error" => e.to_string())
+            }
         }
     }
 }

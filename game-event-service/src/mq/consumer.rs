@@ -63,12 +63,12 @@ pub(super) async fn run(
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             if let Some(deliver) = msg.deliver {
+                let props = msg.basic_properties.as_ref();
                 let delivery = Delivery {
                     routing_key: deliver.routing_key().clone(),
-                    message_id: msg
-                        .basic_properties
-                        .as_ref()
-                        .and_then(|p| p.message_id().cloned()),
+                    message_id: props.and_then(|p| p.message_id().cloned()),
+                    user_id: props.and_then(|p| p.user_id().cloned()),
+                    content_type: props.and_then(|p| p.content_type().cloned()),
                     body: msg.content.unwrap_or_default(),
                 };
                 batch.push((deliver.delivery_tag(), delivery));

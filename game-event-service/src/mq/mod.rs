@@ -9,7 +9,7 @@ mod topology;
 pub use consumer::ConsumerOptions;
 use consumer::Handling;
 pub use publisher::{ConfirmPublisher, PublishError};
-pub use topology::{connection_args, delete_topology, dlq_name, dlx_name};
+pub use topology::{amqp_user, connection_args, delete_topology, dlq_name, dlx_name};
 
 use crate::configuration::Settings;
 use amqprs::connection::Connection;
@@ -37,6 +37,10 @@ pub enum Outcome {
 pub struct Delivery {
     pub routing_key: String,
     pub message_id: Option<String>,
+    /// The broker user that published it (RabbitMQ refuses a `user_id` other than the
+    /// publishing connection's user), `None` when the publisher set none.
+    pub user_id: Option<String>,
+    pub content_type: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -182,7 +186,9 @@ impl Broker {
             .map_err(|_| anyhow::anyhow!("connect timeout"))??;
         let setup = conn.open_channel(None).await?;
         topology::declare_topology(&setup, s).await?;
-        let publisher = Arc::new(ConfirmPublisher::new(conn.open_channel(None).await?).await?);
+        let user = amqp_user(s.amqp.url.expose_secret())?;
+        let publisher =
+            Arc::new(ConfirmPublisher::new(conn.open_channel(None).await?, user).await?);
         self.set(Some(publisher));
         slog::info!(logger, "rabbitmq connected");
         on_connect();

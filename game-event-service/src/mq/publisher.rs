@@ -88,10 +88,12 @@ pub struct ConfirmPublisher {
     channel: Channel,
     next_tag: tokio::sync::Mutex<u64>,
     pending: Pending,
+    /// The connection's broker user, sent as `user_id` so consumers know the sender.
+    user: String,
 }
 
 impl ConfirmPublisher {
-    pub async fn new(channel: Channel) -> Result<Self, amqprs::error::Error> {
+    pub async fn new(channel: Channel, user: String) -> Result<Self, amqprs::error::Error> {
         let pending: Pending = Arc::default();
         channel
             .register_callback(ConfirmCallback {
@@ -105,6 +107,7 @@ impl ConfirmPublisher {
             channel,
             next_tag: tokio::sync::Mutex::new(1),
             pending,
+            user,
         })
     }
 
@@ -134,6 +137,7 @@ impl ConfirmPublisher {
                 .with_content_type("application/json")
                 .with_persistence(true)
                 .with_message_id(message_id)
+                .with_user_id(&self.user)
                 .with_timestamp(chrono::Utc::now().timestamp().max(0) as u64);
             let res = self
                 .channel

@@ -40,6 +40,15 @@ fn percent_decode(s: &str) -> String {
 
 /// `amqp://user:pass@host:port/vhost` (the `urispec` feature of amqprs is not enabled).
 pub fn connection_args(url: &str) -> anyhow::Result<OpenConnectionArguments> {
+    parse_url(url).map(|(args, _)| args)
+}
+
+/// The broker user of an AMQP URL: what RabbitMQ checks a published `user_id` against.
+pub fn amqp_user(url: &str) -> anyhow::Result<String> {
+    parse_url(url).map(|(_, user)| user)
+}
+
+fn parse_url(url: &str) -> anyhow::Result<(OpenConnectionArguments, String)> {
     let rest = url
         .strip_prefix("amqp://")
         .ok_or_else(|| anyhow::anyhow!("AMQP_URL must start with amqp://"))?;
@@ -66,7 +75,7 @@ pub fn connection_args(url: &str) -> anyhow::Result<OpenConnectionArguments> {
     };
     let mut args = OpenConnectionArguments::new(&host, port, &user, &pass);
     args.virtual_host(&vhost);
-    Ok(args)
+    Ok((args, user))
 }
 
 pub fn dlx_name(queue: &str) -> String {

@@ -42,17 +42,19 @@ pub async fn eligibility(
     e: &Event,
 ) -> Result<Eligibility, ApiError> {
     let now = Utc::now();
+    let period = e.claim_period(now);
+    let window = e.claim_window(period.as_ref());
     let facts = state
         .store
-        .facts_for(&id.user_id, e.window(), &e.conditions)
+        .facts_for(&id.user_id, window, &e.conditions)
         .await?;
-    let existing = state.store.open_claim_for(&e.id, &id.user_id).await?;
-    let stock_remaining = match e.max_claims {
-        Some(max) => Some((max - state.store.stock_count(&e.id).await?).max(0)),
-        None => None,
-    };
+    let existing = state
+        .store
+        .open_claim_for(&e.id, &id.user_id, period.as_ref())
+        .await?;
+    let stock_remaining = state.store.stock_left(e, period.as_ref()).await?;
     let stock = stock_remaining.map_or(Stock::Unlimited, Stock::Remaining);
-    let v = verdict(e, now, &facts, existing.is_some(), stock);
+    let v = verdict(e, window, now, &facts, existing.is_some(), stock);
     let reason = v.rejection.map(|r| match r {
         // The preview speaks of the caller's own open claim.
         RejectReason::AlreadyClaimed => "CLAIM_EXISTS",

@@ -27,16 +27,28 @@ pub async fn get_forecast(
     require_staff(&id)?;
     let e = load_visible(&state, &id, &path).await?;
     let window = counting_window(&e, Utc::now());
-    let users = state.store.known_users().await?;
-    let members = match e.audience.as_ref().and_then(|a| a.segments.as_ref()) {
-        Some(segments) => state.store.members_of_any(segments).await?,
-        None => HashSet::new(),
-    };
-    let facts = state.store.facts_in(window, &e.conditions).await?;
-    let stock_left = match e.max_claims {
-        Some(max) => Some(max - state.store.stock_count(&e.id).await?),
-        None => None,
-    };
+    let audience = e.audience.as_ref();
+    let bounded =
+        audience.is_some_and(|a| a.registered_after.is_some() || a.registered_before.is_some());
+    let segments = audience.and_then(|a| a.segments.as_deref());
+    // The reads are independent: at once, the forecast takes as long as the longest.
+    let (users, members, facts, taken) = futures_util::try_join!(
+        state.store.known_users(bounded),
+        async {
+            match segments {
+                Some(s) => state.store.members_of_any(s).await,
+                None => Ok(HashSet::new()),
+            }
+        },
+        state.store.facts_in(window, &e.conditions, e.tz()),
+        async {
+            match e.max_claims {
+                Some(_) => state.store.stock_count(&e.id).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    )?;
+    let stock_left = e.max_claims.zip(taken).map(|(max, taken)| max - taken);
     let stock_left = match (stock_left, e.max_claims_per_period) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

@@ -105,6 +105,8 @@ pub struct ActivityRecorded {
 }
 
 /// Record an activity (ADMIN; past `occurredAt` allowed for backfills). Applied once per id.
+/// The user must be known from auth-service's `user.registered` (422 naming `userId` otherwise),
+/// the same rule as for `game.activity` messages.
 #[api_v2_operation(tags(Progress))]
 pub async fn record_activity(
     state: web::Data<AppState>,
@@ -118,6 +120,12 @@ pub async fn record_activity(
         .0
         .into_activity(Source::Admin)
         .map_err(|f| ApiError::Validation(vec![f]))?;
+    if !state.store.is_known_user(&a.user_id).await? {
+        return Err(ApiError::Validation(vec![crate::domain::FieldError::new(
+            "userId",
+            "is not a registered user (no user.registered received for it)",
+        )]));
+    }
     let applied = state.store.insert_activity(&a).await?;
     if applied {
         let change = crate::audit::Change::new(

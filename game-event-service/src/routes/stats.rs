@@ -64,20 +64,21 @@ pub async fn event_stats(state: &AppState, e: &Event) -> Result<EventStats, ApiE
         Some(max) => Some((max - state.store.stock_count(&e.id).await?).max(0)),
         None => None,
     };
-    let period = match (&e.recurrence, e.period_at(Utc::now())) {
-        (Some(_), Some(p)) => {
-            let approved = state
-                .store
-                .approved_between(&e.id, p.starts_at, p.ends_at)
-                .await?;
+    let period = match e.claim_period(Utc::now()) {
+        Some(p) => {
+            let approved = state.store.approved_in_period(&e.id, &p).await?;
+            let stock_left = match e.max_claims_per_period {
+                Some(m) => Some((m - state.store.stock_taken(&e.id, &p.key()).await?).max(0)),
+                None => None,
+            };
             Some(PeriodStats {
                 starts_at: p.starts_at,
                 ends_at: p.ends_at,
                 approved,
-                stock_left: e.max_claims_per_period.map(|m| (m - approved).max(0)),
+                stock_left,
             })
         }
-        _ => None,
+        None => None,
     };
     Ok(EventStats {
         approved: n("APPROVED"),

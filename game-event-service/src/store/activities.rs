@@ -1,5 +1,5 @@
 //! Activity records keyed by their id: inserting twice is the "applied at most once" check.
-use super::{is_duplicate_key, to_bson_dt, Store, StoreResult};
+use super::{is_duplicate_key, now_ms, to_bson_dt, Store, StoreError, StoreResult};
 use crate::domain::activity::{Activity, LOGIN};
 use crate::domain::conditions::{keys_needed, Fact, Facts, Window};
 use crate::domain::event::Condition;
@@ -23,7 +23,14 @@ pub struct ActivityDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_user_id: Option<String>,
     pub recorded_at: BsonDateTime,
+    /// Set (to when, in ms) until the record is in `activity_totals`: a record found with it
+    /// long after was left half-applied by a crash, and whoever finds it finishes the job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totals_pending: Option<i64>,
 }
+
+/// How long a record's totals may stay pending before another writer takes them over.
+const TOTALS_LEASE_MS: i64 = 30_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyTotal {
@@ -47,8 +54,11 @@ impl Store {
         self.db.collection(COLLECTION)
     }
 
-    /// Ok(true) when recorded now, Ok(false) when this id was already applied.
+    /// Ok(true) when recorded now, Ok(false) when this id was already applied. The record and
+    /// its share of `activity_totals` are applied together: the record carries a marker until
+    /// its totals are in, so a crash between the two is finished by the next delivery.
     pub async fn insert_activity(&self, a: &Activity) -> StoreResult<bool> {
+        let pending = now_ms();
         let d = ActivityDoc {
             id: a.id.clone(),
             user_id: a.user_id.to_string(),
@@ -57,12 +67,64 @@ impl Store {
             occurred_at: to_bson_dt(a.occurred_at),
             subject_user_id: a.subject_user_id.as_ref().map(|u| u.to_string()),
             recorded_at: BsonDateTime::now(),
+            totals_pending: Some(pending),
         };
-        match self.activities().insert_one(d).await {
-            Ok(_) => Ok(true),
-            Err(e) if is_duplicate_key(&e) => Ok(false),
+        match self.activities().insert_one(&d).await {
+            Ok(_) => {
+                self.apply_totals(&d, pending).await?;
+                Ok(true)
+            }
+            Err(e) if is_duplicate_key(&e) => {
+                self.finish_pending_totals(&a.id).await?;
+                Ok(false)
+            }
             Err(e) => Err(e.into()),
         }
+    }
+
+    async fn apply_totals(&self, d: &ActivityDoc, pending: i64) -> StoreResult<()> {
+        let at = d.occurred_at.to_chrono();
+        self.add_to_totals(&d.user_id, &d.key, d.value, at).await?;
+        self.activities()
+            .update_one(
+                doc! {"_id": &d.id, "totalsPending": pending},
+                doc! {"$unset": {"totalsPending": ""}},
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A redelivered record whose totals are still pending: within the lease its first writer
+    /// may still be at it (an error, so the delivery is retried later); after it, whoever
+    /// moves the marker first applies the totals, once.
+    async fn finish_pending_totals(&self, id: &str) -> StoreResult<()> {
+        let stored = self
+            .activities()
+            .find_one(doc! {"_id": id, "totalsPending": {"$exists": true}})
+            .await?;
+        let Some(d) = stored else {
+            return Ok(());
+        };
+        let Some(since) = d.totals_pending else {
+            return Ok(());
+        };
+        let now = now_ms();
+        if now - since < TOTALS_LEASE_MS {
+            return Err(StoreError::Other(anyhow::anyhow!(
+                "activity {id}: its totals are still being applied"
+            )));
+        }
+        let taken = self
+            .activities()
+            .update_one(
+                doc! {"_id": id, "totalsPending": since},
+                doc! {"$set": {"totalsPending": now}},
+            )
+            .await?;
+        if taken.modified_count == 1 {
+            self.apply_totals(&d, now).await?;
+        }
+        Ok(())
     }
 
     /// Loads only what the conditions need, restricted to the window.

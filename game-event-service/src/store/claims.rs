@@ -4,9 +4,10 @@ use super::{
     duplicate_indices, is_duplicate_key, newest_first_window, now_ms, to_bson_dt, Store,
     StoreResult,
 };
-use crate::domain::claim::{user_event_key, Claim, ClaimStatus, RejectReason};
+use crate::domain::claim::{claim_key, Claim, ClaimSource, ClaimStatus, RejectReason, Revocation};
 use crate::domain::conditions::ConditionProgress;
 use crate::domain::event::Reward;
+use crate::domain::period::Period;
 use crate::domain::{ClaimId, EventId, UserId};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, DateTime as BsonDateTime, Document};
@@ -26,6 +27,10 @@ pub struct ClaimDoc {
     pub user_id: String,
     pub status: ClaimStatus,
     #[serde(default)]
+    pub source: ClaimSource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<PeriodDoc>,
+    #[serde(default)]
     pub reason: Option<RejectReason>,
     #[serde(default)]
     pub progress: Option<Vec<ConditionProgress>>,
@@ -33,19 +38,49 @@ pub struct ClaimDoc {
     pub requested_at: BsonDateTime,
     #[serde(default)]
     pub decided_at: Option<BsonDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation: Option<RevocationDoc>,
     /// Epoch ms until which one worker owns the evaluation (stops two workers racing on it).
     #[serde(default)]
     pub lease_until: i64,
     /// Epoch ms until which the sweeper will not republish this claim again.
     #[serde(default)]
     pub sweep_until: i64,
-    /// `eventId:userId` while PENDING or APPROVED, absent once REJECTED: its unique (sparse)
-    /// index is the "one open claim per user and event" rule.
+    /// `eventId:userId[:period]` while PENDING, APPROVED or REVOKED (unless the revoke allowed
+    /// a new claim), absent once REJECTED: its unique (sparse) index is the "one open claim per
+    /// user, event and period" rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_key: Option<String>,
     /// The batch that holds the evaluation lease; only it may store the decision.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_owner: Option<String>,
+}
+
+/// A period as stored: dates, so range queries and indexes see instants, not strings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeriodDoc {
+    pub starts_at: BsonDateTime,
+    pub ends_at: BsonDateTime,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevocationDoc {
+    pub at: BsonDateTime,
+    pub by: String,
+    pub reason: String,
+    pub allow_reclaim: bool,
+    pub keep_stock: bool,
+}
+
+/// Whether the claim still holds its key (and so blocks another claim of the user).
+fn holds_key(c: &Claim) -> bool {
+    match c.status {
+        ClaimStatus::Pending | ClaimStatus::Approved => true,
+        ClaimStatus::Rejected => false,
+        ClaimStatus::Revoked => !c.revocation.as_ref().is_some_and(|r| r.allow_reclaim),
+    }
 }
 
 impl From<&Claim> for ClaimDoc {
@@ -55,15 +90,26 @@ impl From<&Claim> for ClaimDoc {
             event_id: c.event_id.to_string(),
             user_id: c.user_id.to_string(),
             status: c.status,
+            source: c.source,
+            period: c.period.map(|p| PeriodDoc {
+                starts_at: to_bson_dt(p.starts_at),
+                ends_at: to_bson_dt(p.ends_at),
+            }),
             reason: c.reason,
             progress: c.progress.clone(),
             rewards: c.rewards.clone(),
             requested_at: to_bson_dt(c.requested_at),
             decided_at: c.decided_at.map(to_bson_dt),
+            revocation: c.revocation.as_ref().map(|r| RevocationDoc {
+                at: to_bson_dt(r.at),
+                by: r.by.to_string(),
+                reason: r.reason.clone(),
+                allow_reclaim: r.allow_reclaim,
+                keep_stock: r.keep_stock,
+            }),
             lease_until: 0,
             sweep_until: 0,
-            open_key: (c.status != ClaimStatus::Rejected)
-                .then(|| user_event_key(&c.event_id, &c.user_id)),
+            open_key: holds_key(c).then(|| c.key()),
             lease_owner: None,
         }
     }
@@ -76,11 +122,23 @@ impl From<ClaimDoc> for Claim {
             event_id: EventId::stored(d.event_id),
             user_id: UserId::stored(d.user_id),
             status: d.status,
+            source: d.source,
+            period: d.period.map(|p| Period {
+                starts_at: p.starts_at.to_chrono(),
+                ends_at: p.ends_at.to_chrono(),
+            }),
             reason: d.reason,
             progress: d.progress,
             rewards: d.rewards,
             requested_at: d.requested_at.to_chrono(),
             decided_at: d.decided_at.map(|t| t.to_chrono()),
+            revocation: d.revocation.map(|r| Revocation {
+                at: r.at.to_chrono(),
+                by: UserId::stored(r.by),
+                reason: r.reason,
+                allow_reclaim: r.allow_reclaim,
+                keep_stock: r.keep_stock,
+            }),
         }
     }
 }
@@ -98,16 +156,13 @@ pub struct ClaimFilter {
 #[derive(Debug, Clone)]
 pub enum Inserted {
     Stored,
-    /// The user already has this PENDING or APPROVED claim for the event.
+    /// The user already has this claim holding the key (PENDING, APPROVED or REVOKED).
     Exists(Box<Claim>),
 }
 
 impl Store {
     fn claims(&self) -> mongodb::Collection<ClaimDoc> {
         self.db.collection(COLLECTION)
-    }
-    fn approvals(&self) -> mongodb::Collection<Document> {
-        self.db.collection(APPROVALS)
     }
 
     /// Stores PENDING claims in one round trip (concurrent accepts share it). The unique
@@ -127,12 +182,18 @@ impl Store {
         for i in duplicate_indices(res)? {
             let c = &claims[i];
             // The holder may have been rejected since: then this claim may go in after all.
-            out[i] = match self.open_claim_for(&c.event_id, &c.user_id).await? {
+            out[i] = match self
+                .open_claim_for(&c.event_id, &c.user_id, c.period.as_ref())
+                .await?
+            {
                 Some(existing) => Inserted::Exists(Box::new(existing)),
                 None => match self.claims().insert_one(ClaimDoc::from(c)).await {
                     Ok(_) => Inserted::Stored,
                     Err(e) if is_duplicate_key(&e) => {
-                        match self.open_claim_for(&c.event_id, &c.user_id).await? {
+                        match self
+                            .open_claim_for(&c.event_id, &c.user_id, c.period.as_ref())
+                            .await?
+                        {
                             Some(existing) => Inserted::Exists(Box::new(existing)),
                             None => return Err(e.into()),
                         }
@@ -300,102 +361,52 @@ impl Store {
         Ok(docs.into_iter().map(Claim::from).collect())
     }
 
-    /// The user's PENDING or APPROVED claim for the event, if any.
+    /// The claim that holds the user's key for the event (and period): PENDING, APPROVED, or
+    /// REVOKED without a reclaim allowed.
     pub async fn open_claim_for(
         &self,
         event_id: &EventId,
         user_id: &UserId,
+        period: Option<&Period>,
     ) -> StoreResult<Option<Claim>> {
         Ok(self
             .claims()
-            .find_one(doc! {"openKey": user_event_key(event_id, user_id)})
+            .find_one(doc! {"openKey": claim_key(event_id, user_id, period)})
             .await?
             .map(Claim::from)
             .filter(|c| c.status != ClaimStatus::Rejected))
     }
 
-    /// The claim holding the approval of each (event, user) of `claims` that has one.
-    pub async fn approval_holders(
-        &self,
-        claims: &[&Claim],
-    ) -> StoreResult<HashMap<String, ClaimId>> {
-        let keys: Vec<String> = claims
-            .iter()
-            .map(|c| user_event_key(&c.event_id, &c.user_id))
-            .collect();
+    /// Replaces an APPROVED claim (a grant that lost its approval to another claim).
+    pub async fn replace_approved(&self, c: &Claim) -> StoreResult<()> {
+        self.claims()
+            .replace_one(
+                doc! {"_id": c.id.as_str(), "status": "APPROVED"},
+                ClaimDoc::from(c),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Which of `keys` a claim holds, and which claim: one `$in` over the unique `openKey`.
+    pub async fn key_holders(&self, keys: &[String]) -> StoreResult<HashMap<String, ClaimId>> {
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
         let docs: Vec<Document> = self
-            .approvals()
-            .find(doc! {"_id": {"$in": keys}})
+            .db
+            .collection::<Document>(COLLECTION)
+            .find(doc! {"openKey": {"$in": keys}})
+            .projection(doc! {"_id": 1, "openKey": 1})
             .await?
             .try_collect()
             .await?;
         Ok(docs
             .into_iter()
             .filter_map(|d| {
-                let key = d.get_str("_id").ok()?.to_string();
-                let holder = d.get_str("claimId").ok()?.to_string();
-                Some((key, ClaimId::stored(holder)))
+                let key = d.get_str("openKey").ok()?.to_string();
+                Some((key, ClaimId::stored(d.get_str("_id").ok()?.to_string())))
             })
             .collect())
-    }
-
-    /// Inserts the approvals of `claims` in one round trip; returns, per claim id, the claim
-    /// that holds its (event, user) approval afterwards: itself, or an earlier one.
-    pub async fn insert_approvals(
-        &self,
-        claims: &[&Claim],
-    ) -> StoreResult<HashMap<ClaimId, ClaimId>> {
-        let mut out: HashMap<ClaimId, ClaimId> = claims
-            .iter()
-            .map(|c| (c.id.clone(), c.id.clone()))
-            .collect();
-        if claims.is_empty() {
-            return Ok(out);
-        }
-        let now = BsonDateTime::now();
-        let docs: Vec<Document> = claims
-            .iter()
-            .map(|c| {
-                doc! {"_id": user_event_key(&c.event_id, &c.user_id), "claimId": c.id.as_str(),
-                "eventId": c.event_id.as_str(), "userId": c.user_id.as_str(), "approvedAt": now}
-            })
-            .collect();
-        let res = self
-            .approvals()
-            .insert_many(docs)
-            .with_options(InsertManyOptions::builder().ordered(false).build())
-            .await
-            .map(|_| ());
-        let refused: Vec<&Claim> = duplicate_indices(res)?
-            .into_iter()
-            .map(|i| claims[i])
-            .collect();
-        let holders = self.approval_holders(&refused).await?;
-        for c in refused {
-            let key = user_event_key(&c.event_id, &c.user_id);
-            if let Some(h) = holders.get(&key) {
-                out.insert(c.id.clone(), h.clone());
-            }
-        }
-        Ok(out)
-    }
-
-    /// Inserts one approval; returns the claim id that holds it (ours, or an earlier one).
-    pub async fn insert_approval(&self, claim: &Claim) -> StoreResult<ClaimId> {
-        let holders = self.insert_approvals(&[claim]).await?;
-        Ok(holders
-            .get(&claim.id)
-            .cloned()
-            .unwrap_or_else(|| claim.id.clone()))
-    }
-
-    pub async fn count_approvals(&self, event_id: &EventId) -> StoreResult<u64> {
-        Ok(self
-            .approvals()
-            .count_documents(doc! {"eventId": event_id.as_str()})
-            .await?)
     }
 }

@@ -24,6 +24,8 @@ pub struct RewardGranted {
 #[derive(Debug, Clone)]
 pub struct OutboxEntry {
     pub id: String,
+    /// The consumers' idempotency key: the claim id (`_id` for `reward.granted`).
+    pub message_id: String,
     pub routing_key: String,
     pub payload: String,
 }
@@ -112,6 +114,11 @@ impl Store {
             .into_iter()
             .map(|d| OutboxEntry {
                 id: d.get_str("_id").unwrap_or_default().to_string(),
+                message_id: d
+                    .get_str("messageId")
+                    .or_else(|_| d.get_str("_id"))
+                    .unwrap_or_default()
+                    .to_string(),
                 routing_key: d
                     .get_str("routingKey")
                     .unwrap_or("reward.granted")

@@ -1,12 +1,16 @@
 //! MongoDB repositories. Every invariant is held by a unique `_id` (never by check-then-insert),
 //! updates are whole-document replaces with a version/status filter, counters use `$inc`.
 pub mod activities;
+pub mod activity_totals;
+pub mod approvals;
 pub mod audit;
 pub mod claims;
 pub mod decision_feed;
 pub mod events;
 pub mod forecast;
 pub mod grants;
+pub mod jobs;
+pub mod revocations;
 pub mod segments;
 pub mod stats;
 pub mod stock;
@@ -202,6 +206,10 @@ impl Store {
             .create_indexes([idx(doc! {"userId": 1, "key": 1, "occurredAt": 1})])
             .await?;
         self.db
+            .collection::<mongodb::bson::Document>(activity_totals::COLLECTION)
+            .create_indexes([idx(doc! {"key": 1, "day": 1})])
+            .await?;
+        self.db
             .collection::<mongodb::bson::Document>(claims::COLLECTION)
             .create_indexes([
                 // The stand-in cannot index `_id` inside a compound index; requestedAt follows
@@ -210,6 +218,12 @@ impl Store {
                 idx(doc! {"userId": 1, "decidedAt": 1}),
                 idx(doc! {"eventId": 1, "requestedAt": -1}),
                 idx(doc! {"status": 1, "requestedAt": 1}),
+                idx(doc! {"eventId": 1, "period.startsAt": 1, "status": 1}),
+                // Revocations whose follow-up steps a crash interrupted (few, so sparse).
+                IndexModel::builder()
+                    .keys(doc! {"revokePending": 1})
+                    .options(IndexOptions::builder().sparse(true).build())
+                    .build(),
                 IndexModel::builder()
                     .keys(doc! {"openKey": 1})
                     .options(IndexOptions::builder().unique(true).sparse(true).build())
@@ -233,6 +247,10 @@ impl Store {
             .create_indexes([idx(doc! {"status": 1, "leaseUntil": 1})])
             .await?;
         self.db
+            .collection::<mongodb::bson::Document>(jobs::COLLECTION)
+            .create_indexes([idx(doc! {"status": 1, "leaseUntil": 1})])
+            .await?;
+        self.db
             .collection::<mongodb::bson::Document>(segments::MEMBERS)
             .create_indexes([idx(doc! {"segmentId": 1, "userId": 1})])
             .await?;
@@ -246,6 +264,8 @@ impl Store {
             ])
             .await?;
         self.indexes_ready.store(true, Ordering::Release);
-        Ok(())
+        // Not a rule for claims (so after the flag): users recorded before forecasts read
+        // them by shard get theirs.
+        self.shard_legacy_users().await
     }
 }

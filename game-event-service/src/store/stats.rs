@@ -2,8 +2,8 @@
 //! `eventId` index, so the cost is the event's claims read once inside the database and the
 //! answer is a handful of numbers whatever the event's size.
 use super::{claims, to_bson_dt, Store, StoreResult};
+use crate::domain::period::Period;
 use crate::domain::EventId;
-use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
 use std::collections::BTreeMap;
@@ -57,21 +57,16 @@ impl Store {
         })
     }
 
-    /// APPROVED claims of the event requested in `[from, to)`. A find over the
-    /// `{eventId, requestedAt}` index reading ids only: the stand-in cannot `$match` a DateTime
-    /// range inside a pipeline, and one period's approvals are bounded by its stock.
-    pub async fn approved_between(
-        &self,
-        event_id: &EventId,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> StoreResult<i64> {
+    /// APPROVED claims of the event's period: a find over the `{eventId, period.startsAt}`
+    /// index reading ids only (the stand-in cannot `$match` a DateTime inside a pipeline, and
+    /// one period's approvals are bounded by its stock or its players).
+    pub async fn approved_in_period(&self, event_id: &EventId, p: &Period) -> StoreResult<i64> {
         let mut cursor = self
             .db
             .collection::<Document>(claims::COLLECTION)
             .find(doc! {
                 "eventId": event_id.as_str(),
-                "requestedAt": {"$gte": to_bson_dt(from), "$lt": to_bson_dt(to)},
+                "period.startsAt": to_bson_dt(p.starts_at),
                 "status": "APPROVED",
             })
             .projection(doc! {"_id": 1})

@@ -9,6 +9,8 @@
 //! reservation is written (or deleted). Markers exist only for operations in flight, so a
 //! shard stays a few hundred bytes whatever the stock.
 use super::{duplicate_indices, Store, StoreResult};
+use crate::domain::event::Event;
+use crate::domain::period::Period;
 use crate::domain::stock::{self, SHARDS};
 use crate::domain::{ClaimId, EventId};
 use futures_util::TryStreamExt;
@@ -321,7 +323,12 @@ impl Store {
 
     /// Gives back the units any of `claims` hold (see `release_stock`); two reads when none
     /// does, which is the common case for rejected claims.
-    pub async fn release_units(&self, event_id: &EventId, claims: &[ClaimId]) -> StoreResult<()> {
+    pub async fn release_units(
+        &self,
+        event_id: &EventId,
+        stock: &str,
+        claims: &[ClaimId],
+    ) -> StoreResult<()> {
         if claims.is_empty() {
             return Ok(());
         }
@@ -337,7 +344,7 @@ impl Store {
             .filter_map(|d| d.get_str("_id").ok().map(str::to_owned))
             .collect();
         let marked: HashSet<String> = self
-            .read_shards(event_id, stock::ALL_TIME)
+            .read_shards(event_id, stock)
             .await?
             .into_iter()
             .flat_map(|s| s.ops)
@@ -355,12 +362,31 @@ impl Store {
 
     /// Units taken of the event's all-time stock.
     pub async fn stock_count(&self, event_id: &EventId) -> StoreResult<i64> {
+        self.stock_taken(event_id, stock::ALL_TIME).await
+    }
+
+    /// Units taken of one of the event's stocks (`ALL_TIME` or a period's key).
+    pub async fn stock_taken(&self, event_id: &EventId, stock: &str) -> StoreResult<i64> {
         Ok(self
-            .read_shards(event_id, stock::ALL_TIME)
+            .read_shards(event_id, stock)
             .await?
             .iter()
             .map(|s| s.taken)
             .sum())
+    }
+
+    /// Units a claim made now could still take: the smaller of the event's and its period's
+    /// stock left, `None` when neither is limited.
+    pub async fn stock_left(&self, e: &Event, period: Option<&Period>) -> StoreResult<Option<i64>> {
+        let mut left: Option<i64> = None;
+        if let Some(max) = e.max_claims {
+            left = Some((max - self.stock_count(&e.id).await?).max(0));
+        }
+        if let (Some(max), Some(p)) = (e.max_claims_per_period, period) {
+            let l = (max - self.stock_taken(&e.id, &p.key()).await?).max(0);
+            left = Some(left.map_or(l, |a| a.min(l)));
+        }
+        Ok(left)
     }
 
     /// Reservation documents of the event (each is one unit's holder).

@@ -14,6 +14,9 @@ pub struct UserDoc {
     #[serde(rename = "_id")]
     pub id: String,
     pub registered_at: BsonDateTime,
+    /// `forecast::shard_of(id)`: how a forecast reads all users in a few bounded documents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<i32>,
 }
 
 impl Store {
@@ -28,6 +31,7 @@ impl Store {
             .insert_one(UserDoc {
                 id: user.to_string(),
                 registered_at: to_bson_dt(at),
+                shard: Some(super::forecast::shard_of(user.as_str())),
             })
             .await;
         match res {
@@ -35,6 +39,12 @@ impl Store {
             Err(e) if is_duplicate_key(&e) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Whether auth-service's `user.registered` for `user` reached this service: activities of
+    /// anyone else are refused.
+    pub async fn is_known_user(&self, user: &UserId) -> StoreResult<bool> {
+        Ok(self.registered_at(user).await?.is_some())
     }
 
     /// `None` when the user's registration never reached this service.

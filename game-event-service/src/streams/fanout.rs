@@ -53,12 +53,20 @@ mod tests {
     use crate::domain::claim::{Decision, RejectReason};
 
     fn claim(user: &str) -> Claim {
-        Claim::request(
-            EventId::parse("e1").unwrap(),
-            UserId::parse(user).unwrap(),
-            vec![],
-            chrono::Utc::now(),
-        )
+        Claim {
+            id: crate::domain::ClaimId::mint(),
+            event_id: EventId::parse("e1").unwrap(),
+            user_id: UserId::parse(user).unwrap(),
+            status: crate::domain::claim::ClaimStatus::Pending,
+            source: Default::default(),
+            period: None,
+            reason: None,
+            progress: None,
+            rewards: vec![],
+            requested_at: chrono::Utc::now(),
+            decided_at: None,
+            revocation: None,
+        }
     }
 
     #[test]

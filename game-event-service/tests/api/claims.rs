@@ -305,11 +305,14 @@ async fn claims_left_pending_are_decided_once_a_worker_runs() {
         event_id: eid(id),
         user_id: UserId::parse("user-lost").unwrap(),
         status: ClaimStatus::Pending,
+        source: Default::default(),
+        period: None,
         reason: None,
         progress: None,
         rewards: vec![],
         requested_at: Utc::now() - chrono::Duration::seconds(30),
         decided_at: None,
+        revocation: None,
     };
     a.state.store.insert_claim(&lost).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -339,11 +342,14 @@ async fn a_crash_after_the_approval_insert_is_finished_without_double_grant_or_s
         event_id: eid(id),
         user_id: UserId::parse(user).unwrap(),
         status: ClaimStatus::Pending,
+        source: Default::default(),
+        period: None,
         reason: None,
         progress: None,
         rewards: vec![],
         requested_at: Utc::now(),
         decided_at: None,
+        revocation: None,
     };
     // Crashed after stock + approval, before the decision was stored.
     let c1 = mk("crash-1");

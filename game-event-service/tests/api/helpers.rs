@@ -386,6 +386,43 @@ impl TestApp {
         r.body
     }
 
+    /// Publishes auth-service's `user.registered` for `user` (as the tests' broker user, the
+    /// default AUTH_EVENTS_PUBLISHER) and waits until the service knows the user: activities of
+    /// unknown users are refused.
+    pub async fn register_user(&self, user: &str, at: chrono::DateTime<chrono::Utc>) {
+        let message_id = uuid::Uuid::now_v7().to_string();
+        let body = json!({
+            "messageId": message_id, "userId": user, "email": format!("{user}@x.io"),
+            "nickname": user, "invitedBy": null, "occurredAt": at.to_rfc3339(),
+        });
+        self.state
+            .broker
+            .publish(
+                &self.settings.amqp.auth_events_exchange,
+                "user.registered",
+                serde_json::to_vec(&body).unwrap(),
+                &message_id,
+            )
+            .await
+            .unwrap();
+        let id = game_event_service::domain::UserId::parse(user).unwrap();
+        wait_until(Duration::from_secs(10), || async {
+            self.state.store.is_known_user(&id).await.unwrap_or(false)
+        })
+        .await
+        .expect("user.registered ingested");
+    }
+
+    /// Registers `user` (long ago) unless the service knows it already.
+    pub async fn ensure_registered(&self, user: &str) {
+        let id = game_event_service::domain::UserId::parse(user).unwrap();
+        if !self.state.store.is_known_user(&id).await.unwrap() {
+            let long_ago = chrono::DateTime::parse_from_rfc3339("2020-01-01T00:00:00Z").unwrap();
+            self.register_user(user, long_ago.into()).await;
+        }
+    }
+
+    /// Records an activity through the ADMIN route, registering the user first.
     pub async fn record(
         &self,
         user: &str,
@@ -393,6 +430,7 @@ impl TestApp {
         value: i64,
         at: chrono::DateTime<chrono::Utc>,
     ) {
+        self.ensure_registered(user).await;
         let r = self
             .post(
                 "/activities",
@@ -514,6 +552,34 @@ impl Probe {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Publishes as the tests' broker user with exactly these properties (no confirm): what a
+    /// misbehaving or hostile publisher would send.
+    pub async fn publish_raw(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        body: &[u8],
+        content_type: Option<&str>,
+        user_id: Option<&str>,
+    ) {
+        let mut props = amqprs::BasicProperties::default();
+        props.with_persistence(true);
+        if let Some(ct) = content_type {
+            props.with_content_type(ct);
+        }
+        if let Some(u) = user_id {
+            props.with_user_id(u);
+        }
+        self.channel
+            .basic_publish(
+                props,
+                body.to_vec(),
+                amqprs::channel::BasicPublishArguments::new(exchange, routing_key),
+            )
+            .await
+            .unwrap();
     }
 
     /// Counts messages currently in a named queue (passive declare).

@@ -390,21 +390,8 @@ async fn segments_hold_members_idempotently_and_page_them() {
     app.cleanup().await;
 }
 
-async fn register(app: &TestApp, user: &str, at: &str) {
-    let body = json!({
-        "messageId": uuid::Uuid::now_v7().to_string(), "userId": user, "email": format!("{user}@x.io"),
-        "nickname": user, "invitedBy": null, "occurredAt": at,
-    });
-    app.state
-        .broker
-        .publish(
-            &app.settings.amqp.auth_events_exchange,
-            "user.registered",
-            serde_json::to_vec(&body).unwrap(),
-            body["messageId"].as_str().unwrap(),
-        )
-        .await
-        .unwrap();
+pub(crate) async fn register(app: &TestApp, user: &str, at: &str) {
+    app.register_user(user, at.parse().unwrap()).await;
 }
 
 #[tokio::test]
@@ -843,9 +830,18 @@ async fn openapi_documents_the_live_ops_routes_and_shapes() {
         "/segments/{id}",
         "/segments/{id}/members",
         "/audit",
+        "/claims/{id}/revoke",
+        "/events/{id}/grants",
+        "/jobs/{id}",
     ] {
         assert!(r.body["paths"][path].is_object(), "{path} missing");
     }
+    let grants = &r.body["paths"]["/events/{id}/grants"]["post"]["responses"];
+    assert!(grants["202"].is_object(), "{grants:?}");
+    let revoke = &r.body["definitions"]["RevokeRequest"]["properties"];
+    assert!(revoke["allowReclaim"].is_object() && revoke["keepStock"].is_object());
+    let grant = &r.body["definitions"]["GrantRequest"]["properties"];
+    assert!(grant["userIds"].is_object() && grant["ignoreStock"].is_object());
     // Responses are untyped here; the request bodies carry the shapes.
     let new_event = &r.body["definitions"]["NewEvent"]["properties"];
     assert!(new_event["recurrence"]["properties"]["resetDay"].is_object());
@@ -865,75 +861,5 @@ async fn openapi_documents_the_live_ops_routes_and_shapes() {
     for want in ["entityType", "entityId", "actorId", "action", "from", "to"] {
         assert!(params.contains(&want), "{want} not in {params:?}");
     }
-    app.cleanup().await;
-}
-
-/// The forecast over 100,000 known users (run with `--ignored`; seeding takes a while on the
-/// development stand-in). Prints the time of one forecast.
-#[tokio::test]
-#[ignore]
-async fn forecast_over_100k_users_benchmark() {
-    use game_event_service::domain::activity::{Activity, LOGIN};
-    use game_event_service::domain::UserId;
-    let app = spawn_app().await;
-    let now = chrono::Utc::now();
-    let users = &app.state.store.db;
-    let docs: Vec<mongodb::bson::Document> = (0..100_000)
-        .map(|i| {
-            mongodb::bson::doc! {"_id": format!("bench-{i:06}"),
-            "registeredAt": mongodb::bson::DateTime::from_chrono(now - chrono::Duration::days(i % 400))}
-        })
-        .collect();
-    let seed = std::time::Instant::now();
-    for chunk in docs.chunks(5000) {
-        users
-            .collection::<mongodb::bson::Document>("users")
-            .insert_many(chunk)
-            .await
-            .unwrap();
-    }
-    // One login each for a tenth of them.
-    for i in (0..100_000).step_by(10) {
-        let a = Activity {
-            id: format!("bench-login-{i}"),
-            user_id: UserId::parse(&format!("bench-{i:06}")).unwrap(),
-            key: LOGIN.into(),
-            value: 1,
-            occurred_at: now - chrono::Duration::hours(1),
-            subject_user_id: None,
-        };
-        app.state.store.insert_activity(&a).await.unwrap();
-    }
-    println!("seeded in {:?}", seed.elapsed());
-    let e = app
-        .create_event(json!({
-            "status": "DRAFT", "audience": {"rolloutPercent": 50},
-            "conditions": [{"type": "LOGIN_DAYS", "threshold": 1}],
-        }))
-        .await;
-    let t = std::time::Instant::now();
-    let r = app
-        .get(
-            &format!("/events/{}/forecast", e["id"].as_str().unwrap()),
-            &app.operator(),
-        )
-        .await;
-    println!("forecast {:?} in {:?}", r.body, t.elapsed());
-    // Where the time goes: the store's reads alone.
-    let t = std::time::Instant::now();
-    let known = app.state.store.known_users().await.unwrap();
-    println!("known_users ({}) in {:?}", known.len(), t.elapsed());
-    let t = std::time::Instant::now();
-    let window = game_event_service::domain::event::Window {
-        starts_at: now - chrono::Duration::days(7),
-        ends_at: now + chrono::Duration::days(7),
-    };
-    let conditions: Vec<game_event_service::domain::event::Condition> =
-        serde_json::from_value(json!([{"type": "LOGIN_DAYS", "threshold": 1}])).unwrap();
-    let facts = app.state.store.facts_in(window, &conditions).await.unwrap();
-    println!("facts_in ({} users) in {:?}", facts.len(), t.elapsed());
-    assert_eq!(r.status, 200);
-    let audience = r.body["audience"].as_u64().unwrap();
-    assert!((45_000..55_000).contains(&audience), "{audience}");
     app.cleanup().await;
 }

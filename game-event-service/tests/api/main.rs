@@ -1,9 +1,12 @@
 mod auth;
 mod claims;
 mod events;
+mod forecast;
+mod grants;
 mod health;
 mod helpers;
 mod liveops;
 mod progress;
+mod revoke;
 mod stock;
 mod streams;

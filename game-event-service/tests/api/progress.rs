@@ -6,6 +6,11 @@ use std::time::Duration;
 #[tokio::test]
 async fn admin_records_activities_once_per_id_and_others_cannot() {
     let app = spawn_app().await;
+    // A user never registered (no user.registered) is refused, naming the field.
+    let stranger = json!({"userId": "u-stranger", "key": "kills", "value": 1, "occurredAt": Utc::now().to_rfc3339()});
+    let r = app.post("/activities", &app.admin(), stranger).await;
+    assert_eq!((r.status, r.body["field"].as_str()), (422, Some("userId")));
+    app.register_user("u-p", Utc::now()).await;
     let body = json!({"id": "act-1", "userId": "u-p", "key": "kills", "value": 3, "occurredAt": Utc::now().to_rfc3339()});
     let r = app.post("/activities", &app.admin(), body.clone()).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
@@ -36,6 +41,7 @@ async fn admin_records_activities_once_per_id_and_others_cannot() {
 #[tokio::test]
 async fn game_activity_queue_applies_a_repeated_message_once_and_dead_letters_invalid_ones() {
     let app = spawn_app().await;
+    app.register_user("u-q", Utc::now()).await;
     let msg = json!({"id": "g-1", "userId": "u-q", "key": "kills", "value": 5, "occurredAt": Utc::now().to_rfc3339()});
     let body = serde_json::to_vec(&msg).unwrap();
     for _ in 0..3 {
@@ -82,12 +88,30 @@ async fn game_activity_queue_applies_a_repeated_message_once_and_dead_letters_in
     );
     assert_eq!(r.body["keys"][0]["total"], 7);
     let probe = Probe::bind(&app.settings.amqp.rewards_exchange, "none").await;
-    let dlq = game_event_service::mq::dlq_name(&app.settings.amqp.activity_queue);
+    // A user this service never heard of, and a body that is not declared JSON: refused.
+    let q = app.settings.amqp.activity_queue.clone();
+    let unknown = json!({"id": "g-4", "userId": "u-unknown", "key": "kills", "value": 1, "occurredAt": Utc::now().to_rfc3339()});
+    let unknown = serde_json::to_vec(&unknown).unwrap();
+    probe
+        .publish_raw("", &q, &unknown, Some("application/json"), None)
+        .await;
+    let plain = json!({"id": "g-5", "userId": "u-q", "key": "kills", "value": 100, "occurredAt": Utc::now().to_rfc3339()});
+    let plain = serde_json::to_vec(&plain).unwrap();
+    probe
+        .publish_raw("", &q, &plain, Some("text/plain"), None)
+        .await;
+    probe.publish_raw("", &q, &plain, None, None).await;
+    let dlq = game_event_service::mq::dlq_name(&q);
     wait_until(Duration::from_secs(5), || async {
-        probe.count(&dlq).await == 1
+        probe.count(&dlq).await == 4
     })
     .await
-    .expect("invalid message dead-lettered");
+    .expect("invalid, unknown-user and non-JSON messages dead-lettered");
+    let r = app.get("/progress/me", &user).await;
+    assert_eq!(
+        r.body["keys"][0]["total"], 7,
+        "refused messages not applied"
+    );
     probe.close().await;
     app.cleanup().await;
 }
@@ -154,6 +178,49 @@ async fn auth_events_become_login_and_invite_progress_once() {
         200
     );
     assert_eq!(app.get("/users/u-a/progress", &user).await.status, 200);
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn auth_events_not_published_by_auth_service_are_dead_lettered() {
+    // auth-service's broker user is another one than the tests' (guest): whatever guest
+    // publishes on the auth events exchange is forged.
+    let app = spawn_app_with(|s| s.auth.events_publisher = "auth-service".into()).await;
+    let probe = Probe::bind(&app.settings.amqp.rewards_exchange, "none").await;
+    let ex = app.settings.amqp.auth_events_exchange.clone();
+    let login = json!({"messageId": "f-1", "userId": "u-f", "occurredAt": Utc::now().to_rfc3339()});
+    let login = serde_json::to_vec(&login).unwrap();
+    // No user_id at all, and guest's own (the broker refuses any other).
+    probe
+        .publish_raw(
+            &ex,
+            "user.logged_in",
+            &login,
+            Some("application/json"),
+            None,
+        )
+        .await;
+    app.state
+        .broker
+        .publish(&ex, "user.logged_in", login.clone(), "f-2")
+        .await
+        .unwrap();
+    let dlq = game_event_service::mq::dlq_name(&app.settings.amqp.auth_events_queue);
+    wait_until(Duration::from_secs(5), || async {
+        probe.count(&dlq).await == 2
+    })
+    .await
+    .expect("forged auth events dead-lettered");
+    let b = app
+        .get("/progress/me", &app.token("u-f", &["USER"]))
+        .await
+        .body;
+    assert_eq!(
+        b["loginDays"],
+        json!([]),
+        "no login day from a forged event"
+    );
+    probe.close().await;
     app.cleanup().await;
 }
 

@@ -1,5 +1,5 @@
 //! An event's claim periods: the whole window, or one per day, week or month when it recurs.
-use super::Event;
+use super::{Event, Window};
 use crate::domain::period::{period_at, periods_from, Period};
 use chrono::{DateTime, Utc};
 
@@ -26,5 +26,22 @@ impl Event {
             instant,
             count,
         )
+    }
+
+    /// Where a claim's conditions are counted: its period for a recurring event (the one that
+    /// holds `at` when the claim has none), else the whole window.
+    pub fn claim_window(&self, period: Option<&Period>) -> Window {
+        match period {
+            Some(p) if self.recurrence.is_some() => Window {
+                starts_at: p.starts_at,
+                ends_at: p.ends_at,
+            },
+            _ => self.window(),
+        }
+    }
+
+    /// The period a claim made at `at` is for: `None` unless the event recurs.
+    pub fn claim_period(&self, at: DateTime<Utc>) -> Option<Period> {
+        self.recurrence.as_ref().and(self.period_at(at))
     }
 }
