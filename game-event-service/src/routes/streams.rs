@@ -10,14 +10,30 @@ use crate::domain::decision_cursor::{DecisionCursor, LAST_EVENT_ID};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::streams::claims::ClaimStream;
-use crate::streams::sse;
 use crate::streams::stats::{Reader, Snapshot, StatsStream};
+use crate::streams::{sse, Credential};
+use actix_web::http::header::AUTHORIZATION;
 use actix_web::{HttpRequest, HttpResponse};
 use paperclip::actix::{api_v2_operation, web};
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/claims/me/stream").route(web::get().to(my_claim_stream)))
         .service(resource("/events/{id}/stats/stream").route(web::get().to(stats_stream)));
+}
+
+/// The token the request was authenticated with (the `Identity` extractor already checked it).
+fn credential(state: &AppState, req: &HttpRequest) -> Credential {
+    let token = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_owned())
+        .unwrap_or_default();
+    Credential::new(state.auth.clone(), token)
 }
 
 /// The `Last-Event-ID` a reconnecting client sends (absent or empty: live only).
@@ -49,6 +65,7 @@ pub async fn my_claim_stream(
         state.store.clone(),
         id.user_id,
         last,
+        credential(&state, &req),
         state.logger.clone(),
     );
     Ok(sse::response(sse::body(stream, ClaimStream::next)))
@@ -60,6 +77,7 @@ pub async fn my_claim_stream(
 pub async fn stats_stream(
     state: web::Data<AppState>,
     id: Identity,
+    req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_staff(&id)?;
@@ -79,6 +97,6 @@ pub async fn stats_stream(
             }
         })
     });
-    let stream = StatsStream::open(&state.live, e.id, first, read);
+    let stream = StatsStream::open(&state.live, e.id, first, read, credential(&state, &req));
     Ok(sse::response(sse::body(stream, StatsStream::next)))
 }

@@ -6,7 +6,7 @@
 //! meanwhile is missed; a claim sent twice (replay and live) is dropped by id and status.
 //! Falling behind the in-process channel means the store is read again from the stream's
 //! position: memory per stream stays bounded whatever the client's speed.
-use super::{sse, Interest, LiveFeed, Update};
+use super::{sse, Credential, Interest, LiveFeed, Update};
 use crate::domain::claim::{Claim, ClaimStatus};
 use crate::domain::decision_cursor::DecisionCursor;
 use crate::domain::{ClaimId, UserId};
@@ -37,6 +37,7 @@ pub struct ClaimStream {
     heartbeat: Interval,
     closing: CancellationToken,
     logger: slog::Logger,
+    credential: Credential,
 }
 
 impl ClaimStream {
@@ -47,6 +48,7 @@ impl ClaimStream {
         store: Store,
         user: UserId,
         last_event_id: Option<DecisionCursor>,
+        credential: Credential,
         logger: slog::Logger,
     ) -> ClaimStream {
         let (rx, interest) = feed.watch_claims(&user);
@@ -66,6 +68,7 @@ impl ClaimStream {
             heartbeat,
             closing: feed.closing(),
             logger,
+            credential,
         }
     }
 
@@ -85,7 +88,12 @@ impl ClaimStream {
             }
             let update = tokio::select! {
                 _ = self.closing.cancelled() => return None,
-                _ = self.heartbeat.tick() => return Some((sse::keepalive(), self)),
+                _ = self.heartbeat.tick() => {
+                    if !self.credential.still_valid().await {
+                        return None;
+                    }
+                    return Some((sse::keepalive(), self));
+                }
                 u = self.rx.recv() => u,
             };
             match update {

@@ -13,6 +13,7 @@ pub mod fanout;
 pub mod sse;
 pub mod stats;
 
+use crate::auth::Verifier;
 use crate::configuration::StreamSettings;
 use crate::domain::claim::{Claim, ClaimStatus};
 use crate::domain::{EventId, UserId};
@@ -275,6 +276,25 @@ impl Drop for Interest {
                 interest.remove(&self.user);
             }
         }
+    }
+}
+
+/// The bearer token a stream was opened with, verified again at every heartbeat: a stream ends
+/// once its token has expired or its session was revoked, as any request with it would fail
+/// (the client reconnects with a fresh token).
+#[derive(Clone)]
+pub struct Credential {
+    verifier: Arc<Verifier>,
+    token: String,
+}
+
+impl Credential {
+    pub fn new(verifier: Arc<Verifier>, token: String) -> Self {
+        Credential { verifier, token }
+    }
+
+    pub async fn still_valid(&self) -> bool {
+        self.verifier.verify(&self.token).await.is_ok()
     }
 }
 

@@ -3,7 +3,7 @@
 //! second. A decision on the event (from any instance, via the fanout) marks them changed;
 //! every `RESYNC` they are read anyway, for what no decision announces (new PENDING claims,
 //! a period rolling over, a stock change).
-use super::{sse, LiveFeed};
+use super::{sse, Credential, LiveFeed};
 use crate::domain::EventId;
 use actix_web::web::Bytes;
 use futures_util::future::LocalBoxFuture;
@@ -40,11 +40,18 @@ pub struct StatsStream {
     heartbeat: Interval,
     closing: CancellationToken,
     started: bool,
+    credential: Credential,
 }
 
 impl StatsStream {
     /// `first` is the snapshot the handler read already (so an unknown event was a 404).
-    pub fn open(feed: &LiveFeed, event: EventId, first: String, read: Reader) -> StatsStream {
+    pub fn open(
+        feed: &LiveFeed,
+        event: EventId,
+        first: String,
+        read: Reader,
+        credential: Credential,
+    ) -> StatsStream {
         let rx = feed.watch_events();
         let now = Instant::now();
         let mut tick = tokio::time::interval_at(now + MIN_INTERVAL, MIN_INTERVAL);
@@ -63,6 +70,7 @@ impl StatsStream {
             heartbeat,
             closing: feed.closing(),
             started: false,
+            credential,
         }
     }
 
@@ -86,7 +94,12 @@ impl StatsStream {
         loop {
             tokio::select! {
                 _ = self.closing.cancelled() => return None,
-                _ = self.heartbeat.tick() => return Some((sse::keepalive(), self)),
+                _ = self.heartbeat.tick() => {
+                    if !self.credential.still_valid().await {
+                        return None;
+                    }
+                    return Some((sse::keepalive(), self));
+                }
                 m = self.rx.recv() => match m {
                     Ok(events) => self.changed |= events.contains(&self.event),
                     // Fell behind the channel: whatever it missed, read again.

@@ -5,6 +5,7 @@ use crate::helpers::{spawn_app_with, spawn_sibling, TestApp};
 use game_event_service::domain::decision_cursor::DecisionCursor;
 use game_event_service::domain::UserId;
 use game_event_service::streams::claims::ClaimStream;
+use game_event_service::streams::Credential;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -80,6 +81,21 @@ impl Sse {
             match tokio::time::timeout(left, self.res.chunk()).await {
                 Ok(Ok(Some(chunk))) => self.buf.push_str(std::str::from_utf8(&chunk).unwrap()),
                 Ok(_) | Err(_) => return None,
+            }
+        }
+    }
+
+    /// Whether the server ends the stream within `timeout` (frames before the end are skipped).
+    pub async fn ends_within(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return false;
+            };
+            match tokio::time::timeout(left, self.res.chunk()).await {
+                Ok(Ok(Some(_))) => continue,
+                Ok(Ok(None)) | Ok(Err(_)) => return true,
+                Err(_) => return false,
             }
         }
     }
@@ -303,6 +319,7 @@ async fn a_stream_that_fell_behind_catches_up_from_the_store_once_each() {
         app.state.store.clone(),
         user,
         None,
+        Credential::new(app.state.auth.clone(), token.clone()),
         slog::Logger::root(slog::Discard, slog::o!()),
     );
     let mut ids = Vec::new();
@@ -363,5 +380,38 @@ async fn the_openapi_document_says_both_streams_are_event_streams() {
         .body;
     let produces = &v2["paths"]["/claims/me/stream"]["get"]["produces"];
     assert_eq!(produces[0], "text/event-stream", "{produces}");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_stream_ends_once_its_session_is_revoked() {
+    let app = fast_app().await;
+    let e = app.create_event(json!({})).await;
+    let sid = uuid::Uuid::new_v4().to_string();
+    let user = app.auth.token_with("u-revoked", &["USER"], &sid, |_| {});
+    let staff_sid = uuid::Uuid::new_v4().to_string();
+    let staff = app
+        .auth
+        .token_with("op-revoked", &["OPERATOR"], &staff_sid, |_| {});
+    let mut mine = Sse::open(&app, "/claims/me/stream", &user, None).await;
+    let stats = format!("/events/{}/stats/stream", event_id(&e));
+    let mut theirs = Sse::open(&app, &stats, &staff, None).await;
+    assert!(
+        !mine.ends_within(Duration::from_millis(1500)).await,
+        "open while valid"
+    );
+    let until = chrono::Utc::now() + chrono::Duration::hours(1);
+    app.state.auth.revoke(&sid, until);
+    app.state.auth.revoke(&staff_sid, until);
+    assert!(
+        mine.ends_within(Duration::from_secs(5)).await,
+        "claim stream ended"
+    );
+    assert!(
+        theirs.ends_within(Duration::from_secs(5)).await,
+        "stats stream ended"
+    );
+    let r = app.get("/claims/me/stream", &user).await;
+    assert_eq!(r.status, 401, "and cannot be reopened");
     app.cleanup().await;
 }
