@@ -41,10 +41,16 @@ describe('users', () => {
     const page = await b.page();
     await signedIn(page, { email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
     await go(page, '/users');
+    await page.getByTestId('users-table').locator('tbody tr').first().waitFor();
     await page.getByLabel('Role').selectOption('OPERATOR');
+    // The filtered answer replaces the unfiltered list (which may hold the operator too): wait
+    // for it before looking, so the check below is about the filter, not about timing.
+    await page.waitForFunction(() => {
+      const cells = [...document.querySelectorAll('[data-testid="users-table"] tbody td[data-label="Roles"]')];
+      return cells.length > 0 && cells.every((c) => c.textContent.includes('OPERATOR'));
+    });
     // Oldest first, in pages: follow the cursor until this run's operator shows up.
     const link = page.getByTestId('users-table').getByRole('link', { name: operator.email });
-    await page.getByTestId('users-table').locator('tbody tr').first().waitFor();
     for (let i = 0; i < 100 && !(await link.count()); i++) {
       const more = page.getByRole('button', { name: 'Load more' });
       if (!(await more.count())) break;
