@@ -8,6 +8,16 @@ use paperclip::actix::Apiv2Schema;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
+/// Users are read in this many groups: 256 keeps each group's document under 16 MB up to
+/// tens of millions of users (ids are at most 128 bytes).
+pub const USER_SHARDS: i32 = 256;
+
+/// A user's group: the first byte of SHA-256(user id), fixed at registration.
+pub fn user_shard(user: &str) -> i32 {
+    use sha2::{Digest, Sha256};
+    i32::from(Sha256::digest(user.as_bytes())[0])
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Apiv2Schema)]
 #[serde(rename_all = "camelCase")]
 pub struct Forecast {

@@ -31,7 +31,7 @@ pub struct Decider {
     /// Wakes the outbox relay once grants were recorded.
     outbox_wakeup: Arc<Notify>,
     /// Announces stored decisions to the live streams of every instance (`Decider::with_feed`).
-    pub(crate) feed: crate::streams::LiveFeed,
+    feed: crate::streams::LiveFeed,
 }
 
 /// Per (event, stock): its size and the (batch index, unit holder) pairs that want a unit.
@@ -101,6 +101,12 @@ impl Decider {
             tokio::time::sleep(RETRY_PAUSE).await;
         }
         outcomes
+    }
+
+    /// Has the decider announce what it stores to the live streams.
+    pub fn with_feed(mut self, feed: crate::streams::LiveFeed) -> Self {
+        self.feed = feed;
+        self
     }
 
     /// Decides one claim (as a batch of one).

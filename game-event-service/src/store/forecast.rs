@@ -8,17 +8,9 @@ use super::{Store, StoreResult};
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
-use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 
-/// Users are read in this many groups: 256 keeps each group's document under 16 MB up to
-/// tens of millions of users (ids are at most 128 bytes).
-pub const SHARDS: i32 = 256;
-
-/// A user's group: the first byte of SHA-256(user id), fixed at registration.
-pub fn shard_of(user: &str) -> i32 {
-    i32::from(Sha256::digest(user.as_bytes())[0])
-}
+pub use crate::domain::forecast::USER_SHARDS as SHARDS;
 
 /// Users recorded before `shard` existed, given one per startup batch.
 const MIGRATION_BATCH: i64 = 1_000;
@@ -110,7 +102,12 @@ impl Store {
             let statements: Vec<(Document, Document)> = batch
                 .iter()
                 .filter_map(|d| d.get_str("_id").ok())
-                .map(|id| (doc! {"_id": id}, doc! {"$set": {"shard": shard_of(id)}}))
+                .map(|id| {
+                    (
+                        doc! {"_id": id},
+                        doc! {"$set": {"shard": crate::domain::forecast::user_shard(id)}},
+                    )
+                })
                 .collect();
             if statements.is_empty() {
                 break;

@@ -14,7 +14,7 @@ pub struct UserDoc {
     #[serde(rename = "_id")]
     pub id: String,
     pub registered_at: BsonDateTime,
-    /// `forecast::shard_of(id)`: how a forecast reads all users in a few bounded documents.
+    /// `domain::forecast::user_shard(id)`: how a forecast reads all users in a few bounded documents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<i32>,
 }
@@ -31,7 +31,7 @@ impl Store {
             .insert_one(UserDoc {
                 id: user.to_string(),
                 registered_at: to_bson_dt(at),
-                shard: Some(super::forecast::shard_of(user.as_str())),
+                shard: Some(crate::domain::forecast::user_shard(user.as_str())),
             })
             .await;
         match res {

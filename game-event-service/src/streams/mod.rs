@@ -17,7 +17,6 @@ use crate::auth::Verifier;
 use crate::configuration::StreamSettings;
 use crate::domain::claim::{Claim, ClaimStatus};
 use crate::domain::{EventId, UserId};
-use crate::jobs::decisions::Decider;
 use crate::mq::Broker;
 use crate::store::Store;
 use fanout::Notification;
@@ -295,13 +294,5 @@ impl Credential {
 
     pub async fn still_valid(&self) -> bool {
         self.verifier.verify(&self.token).await.is_ok()
-    }
-}
-
-impl Decider {
-    /// Has the decider announce what it stores to the live streams.
-    pub fn with_feed(mut self, feed: LiveFeed) -> Self {
-        self.feed = feed;
-        self
     }
 }

@@ -213,7 +213,7 @@ async fn users_recorded_before_shards_count_and_get_theirs_at_startup() {
         .unwrap();
     assert_eq!(
         u.get_i32("shard").unwrap(),
-        game_event_service::store::forecast::shard_of("legacy-1")
+        game_event_service::domain::forecast::user_shard("legacy-1")
     );
     assert_eq!(forecast(&app, &e).await["audience"], 1);
     app.cleanup().await;
@@ -235,7 +235,7 @@ async fn forecast_over_100k_users_benchmark() {
         .map(|i| {
             let id = format!("bench-{i:06}");
             // What `record_registration` writes.
-            mongodb::bson::doc! {"shard": game_event_service::store::forecast::shard_of(&id), "_id": id,
+            mongodb::bson::doc! {"shard": game_event_service::domain::forecast::user_shard(&id), "_id": id,
             "registeredAt": mongodb::bson::DateTime::from_chrono(now - chrono::Duration::days(i % 400))}
         })
         .collect();
