@@ -11,13 +11,11 @@
 //! BENCH_HOT_STOCK (500), BENCH_INSERTS (1000), BENCH_PRELOAD (0: claims stored before the run,
 //! to show the cost per claim does not grow with the collection), plus MONGODB_URI / REDIS_URL /
 //! AMQP_URL as for the tests. Prints one JSON object per workload.
-use actix_web::{web, App, HttpResponse, HttpServer};
-use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
-use base64::Engine;
+#[path = "support/auth_stub.rs"]
+mod auth_stub;
 use futures_util::TryStreamExt;
 use game_event_service::configuration::{AmqpSettings, Settings};
 use game_event_service::startup::Application;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mongodb::bson::{doc, Document};
 use secrecy::SecretString;
 use serde_json::json;
@@ -45,49 +43,7 @@ async fn main() -> anyhow::Result<()> {
     let preload = env_num("BENCH_PRELOAD", 0);
 
     // auth-service's JWKS, served locally.
-    let rng = aws_lc_rs::rand::SystemRandom::new();
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| anyhow::anyhow!("keygen"))?;
-    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| anyhow::anyhow!("key"))?;
-    let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
-    let kid = "bench".to_string();
-    let jwks =
-        json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA"}]});
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let auth_port = listener.local_addr()?.port();
-    let server = HttpServer::new(move || {
-        let jwks = jwks.clone();
-        App::new()
-            .route(
-                "/.well-known/jwks.json",
-                web::get().to(move || {
-                    let jwks = jwks.clone();
-                    async move { HttpResponse::Ok().json(jwks) }
-                }),
-            )
-            .route(
-                "/internal/revocations",
-                web::get().to(|| async { HttpResponse::Ok().json(json!({"items": []})) }),
-            )
-    })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)?
-    .run();
-    tokio::spawn(server);
-    let encoding = EncodingKey::from_ed_der(pkcs8.as_ref());
-    let token = |sub: &str, roles: &[&str]| {
-        let now = chrono::Utc::now().timestamp();
-        let mut h = Header::new(Algorithm::EdDSA);
-        h.typ = Some("at+jwt".into());
-        h.kid = Some(kid.clone());
-        jsonwebtoken::encode(
-            &h,
-            &json!({"sub": sub, "roles": roles, "jti": sub, "sid": sub, "iat": now, "nbf": now,
-                "exp": now + 3600, "iss": "liveops-auth", "aud": "liveops"}),
-            &encoding,
-        )
-        .expect("sign")
-    };
+    let (auth_url, token) = auth_stub::auth_stub().await?;
 
     let run = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
     let mut settings = Settings::default();
@@ -106,7 +62,7 @@ async fn main() -> anyhow::Result<()> {
         catalog_exchange: format!("bench.catalog.{run}"),
         decisions_exchange: format!("bench.decisions.{run}"),
     };
-    settings.auth.service_url = format!("http://127.0.0.1:{auth_port}");
+    settings.auth.service_url = auth_url;
     settings.claims.pending_redelivery_seconds = 120;
     let logger = slog::Logger::root(slog::Discard, slog::o!());
     let app = Application::build(settings.clone(), logger).await?;
