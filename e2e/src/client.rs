@@ -85,6 +85,12 @@ impl Platform {
         Ok(resp.body)
     }
 
+    /// A staff account of this run (`{name}-{run id}@e2e.test`) with `roles`, signed in.
+    pub async fn staff(&self, admin: &str, name: &str, roles: &[&str]) -> Result<User> {
+        let email = format!("{name}-{}@e2e.test", self.run_id);
+        self.user_with_roles(admin, &email, roles).await
+    }
+
     /// Registers an account, gives it `roles` as the admin, and logs it in.
     pub async fn user_with_roles(&self, admin: &str, email: &str, roles: &[&str]) -> Result<User> {
         let user = self.register(email, None).await?;

@@ -104,9 +104,7 @@ impl Sse {
 async fn live_decisions_stream_through_the_gateway() -> anyhow::Result<()> {
     let p = Platform::start(Topology::SINGLE).await?;
     let admin = p.admin_token().await?;
-    let operator = p
-        .user_with_roles(&admin, &format!("op-{}@e2e.test", p.run_id), &["OPERATOR"])
-        .await?;
+    let operator = p.staff(&admin, "op", &["OPERATOR"]).await?;
     let player = p.player(&format!("pl-{}@e2e.test", p.run_id), None).await?;
     let now = Utc::now();
     let created = p

@@ -30,12 +30,8 @@ async fn live_ops_operations_through_the_gateway() -> anyhow::Result<()> {
     let p = Platform::start(Topology::SINGLE).await?;
     let admin = p.admin_token().await?;
     // The role change is auth-service's audited write.
-    let operator = p
-        .user_with_roles(&admin, &format!("op-{}@e2e.test", p.run_id), &["OPERATOR"])
-        .await?;
-    let auditor = p
-        .user_with_roles(&admin, &format!("aud-{}@e2e.test", p.run_id), &["AUDITOR"])
-        .await?;
+    let operator = p.staff(&admin, "op", &["OPERATOR"]).await?;
+    let auditor = p.staff(&admin, "aud", &["AUDITOR"]).await?;
     let player = p.player(&format!("pl-{}@e2e.test", p.run_id), None).await?;
 
     // A daily attendance event in Seoul time: no condition, one claim per day.
@@ -167,12 +163,8 @@ async fn live_ops_operations_through_the_gateway() -> anyhow::Result<()> {
 async fn revoke_and_grants_through_the_gateway() -> anyhow::Result<()> {
     let p = Platform::start(Topology::SINGLE).await?;
     let admin = p.admin_token().await?;
-    let operator = p
-        .user_with_roles(&admin, &format!("op2-{}@e2e.test", p.run_id), &["OPERATOR"])
-        .await?;
-    let auditor = p
-        .user_with_roles(&admin, &format!("aud2-{}@e2e.test", p.run_id), &["AUDITOR"])
-        .await?;
+    let operator = p.staff(&admin, "op2", &["OPERATOR"]).await?;
+    let auditor = p.staff(&admin, "aud2", &["AUDITOR"]).await?;
     let player = p
         .player(&format!("pl2-{}@e2e.test", p.run_id), None)
         .await?;
