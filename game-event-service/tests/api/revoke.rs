@@ -256,3 +256,31 @@ async fn a_revocation_cut_short_by_a_crash_is_finished_by_the_sweeper() {
     probe.close().await;
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_recurring_event_counts_conditions_over_the_claims_period_only() {
+    let app = spawn_app().await;
+    let e = app
+        .create_event(json!({"recurrence": {"every": "DAY"},
+            "conditions": [{"type": "COUNTER", "key": "kills", "threshold": 3}]}))
+        .await;
+    let id = e["id"].as_str().unwrap();
+    let event = app.state.store.get_event(&eid(id)).await.unwrap().unwrap();
+    let current = event.period_at(Utc::now()).unwrap();
+    // Yesterday's kills are yesterday's period: they do not count today.
+    app.record(
+        "q-1",
+        "kills",
+        5,
+        current.starts_at - chrono::Duration::hours(1),
+    )
+    .await;
+    let d = approved(&app, id, "q-1").await;
+    assert_eq!(d["status"], "REJECTED", "{d:?}");
+    assert_eq!(d["reason"], "CONDITION_NOT_MET");
+    assert_eq!(d["progress"][0]["current"], 0, "{d:?}");
+    app.record("q-1", "kills", 3, Utc::now()).await;
+    let d = approved(&app, id, "q-1").await;
+    assert_eq!(d["status"], "APPROVED", "{d:?}");
+    app.cleanup().await;
+}
