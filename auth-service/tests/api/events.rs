@@ -190,6 +190,13 @@ async fn events_written_while_rabbitmq_is_down_are_delivered_later() {
         .expect("user.registered", |b| b["userId"] == user["id"])
         .await;
     assert_eq!(body["email"], "while-down@example.com");
+    // The relay sends the two accounts' events in no set order: wait for the admin's too, then
+    // give a duplicate time to show up.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while events.count("user.registered") < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(
         events.count("user.registered"),
         2,
