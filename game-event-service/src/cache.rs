@@ -12,6 +12,12 @@ pub struct Catalog {
     cache: Cache<EventId, Arc<Event>>,
 }
 
+/// Why a load put nothing in the cache.
+enum Miss {
+    Absent,
+    Store(crate::store::StoreError),
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Invalidation {
@@ -28,15 +34,24 @@ impl Catalog {
         }
     }
 
+    /// The event, read from the store at most once per TTL however many requests miss at
+    /// once (a launch sends thousands of claims for one event within a second). Missing events
+    /// and failures are not cached.
     pub async fn get(&self, store: &Store, id: &EventId) -> StoreResult<Option<Arc<Event>>> {
-        if let Some(e) = self.cache.get(id).await {
-            return Ok(Some(e));
+        let load = async {
+            match store.get_event(id).await {
+                Ok(Some(e)) => Ok(Arc::new(e)),
+                Ok(None) => Err(Miss::Absent),
+                Err(e) => Err(Miss::Store(e)),
+            }
+        };
+        match self.cache.try_get_with_by_ref(id, load).await {
+            Ok(e) => Ok(Some(e)),
+            Err(miss) => match &*miss {
+                Miss::Absent => Ok(None),
+                Miss::Store(e) => Err(e.copy()),
+            },
         }
-        let loaded = store.get_event(id).await?.map(Arc::new);
-        if let Some(e) = &loaded {
-            self.cache.insert(id.clone(), e.clone()).await;
-        }
-        Ok(loaded)
     }
 
     pub async fn invalidate(&self, id: &EventId) {

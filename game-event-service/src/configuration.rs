@@ -180,8 +180,10 @@ impl Default for ClaimSettings {
         Self {
             worker_enabled: true,
             worker_prefetch: 256,
-            worker_concurrency: 4,
-            worker_batch: 64,
+            // Measured (bench_claims, BENCHMARKS.md): fewer, bigger batches decide more per
+            // second when one store serialises the writes; raise it where the store scales.
+            worker_concurrency: 2,
+            worker_batch: 128,
             max_deliveries: 5,
             pending_redelivery_seconds: 30,
             lease_seconds: 30,

@@ -7,7 +7,7 @@ use crate::configuration::Settings;
 use crate::error::ApiError;
 use crate::jobs::decisions::Decider;
 use crate::jobs::ingestion::Ingestor;
-use crate::jobs::outbox_relay::OutboxRelay;
+use crate::jobs::outbox_relay::{Handoff, OutboxRelay};
 use crate::metrics::Metrics;
 use crate::mq::{Broker, ConsumerOptions, Outcome, Source};
 use crate::state::AppState;
@@ -84,7 +84,11 @@ async fn build_state(settings: Settings, logger: slog::Logger) -> anyhow::Result
     .await?;
     let broker = Broker::default();
     let metrics = Metrics::new();
-    let outbox_wakeup = Arc::default();
+    let outbox_wakeup: Arc<tokio::sync::Notify> = Arc::default();
+    let outbox = Handoff::new(
+        outbox_wakeup.clone(),
+        Duration::from_secs(settings.outbox.lease_seconds),
+    );
     let claim_queue = ClaimQueue::new(broker.clone(), settings.amqp.claims_queue.clone());
     let cache = Catalog::new(Duration::from_millis(settings.catalog.cache_ttl_ms));
     let shutdown = CancellationToken::new();
@@ -111,7 +115,7 @@ async fn build_state(settings: Settings, logger: slog::Logger) -> anyhow::Result
             metrics.clone(),
             logger.clone(),
             Duration::from_secs(settings.claims.lease_seconds),
-            Arc::clone(&outbox_wakeup),
+            outbox.clone(),
         )
         .with_feed(live.clone()),
         live,
@@ -122,6 +126,7 @@ async fn build_state(settings: Settings, logger: slog::Logger) -> anyhow::Result
         broker,
         metrics,
         outbox_wakeup,
+        outbox,
         grants_wakeup: Arc::default(),
         shutdown,
     })
@@ -227,7 +232,7 @@ fn spawn_jobs(state: &aweb::Data<AppState>) -> Vec<JoinHandle<()>> {
         lease: Duration::from_secs(s.outbox.lease_seconds),
         metrics: state.metrics.clone(),
         logger: state.logger.clone(),
-        wakeup: wakeup.clone(),
+        handoff: state.outbox.clone(),
     };
     let st = state.clone();
     vec![

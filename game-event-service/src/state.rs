@@ -28,6 +28,8 @@ pub struct AppState {
     pub decider: Decider,
     /// Wakes the outbox relay when a grant was just recorded or the broker came back.
     pub outbox_wakeup: Arc<Notify>,
+    /// The relay's in-memory inbox for entries written leased to it (the decider's).
+    pub outbox: crate::jobs::outbox_relay::Handoff,
     /// Wakes the grant job runner when a job was queued.
     pub grants_wakeup: Arc<Notify>,
     /// Live decisions for the SSE streams (fed by the decisions fanout).

@@ -128,11 +128,7 @@ async fn commit(
         Err(e) => {
             // Every accept of the group gets the failure (MongoDB down stays a 503).
             for (_, reply) in group {
-                let copy = match &e {
-                    StoreError::Mongo(m) => StoreError::Mongo(m.clone()),
-                    StoreError::Other(o) => StoreError::Other(anyhow::anyhow!("{o:#}")),
-                };
-                let _ = reply.send(Err(copy));
+                let _ = reply.send(Err(e.copy()));
             }
             return;
         }

@@ -4,6 +4,7 @@
 //! Every write is keyed by the claim id (or by event and user for the approval) and the
 //! decision is stored last, only by the batch that holds the claim's lease: processing a claim
 //! again after a crash at any point never approves twice nor leaks stock.
+use super::outbox_relay::Handoff;
 use super::RETRY_PAUSE;
 use crate::cache::Catalog;
 use crate::claims::ClaimMessage;
@@ -19,7 +20,6 @@ use crate::store::Store;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 
 #[derive(Clone)]
 pub struct Decider {
@@ -28,8 +28,8 @@ pub struct Decider {
     metrics: Metrics,
     logger: slog::Logger,
     lease: Duration,
-    /// Wakes the outbox relay once grants were recorded.
-    outbox_wakeup: Arc<Notify>,
+    /// Where grants' outbox entries go once recorded: this instance's relay.
+    outbox: Handoff,
     /// Announces stored decisions to the live streams of every instance (`Decider::with_feed`).
     feed: crate::streams::LiveFeed,
 }
@@ -50,7 +50,7 @@ impl Decider {
         metrics: Metrics,
         logger: slog::Logger,
         lease: Duration,
-        outbox_wakeup: Arc<Notify>,
+        outbox: Handoff,
     ) -> Self {
         Decider {
             store,
@@ -58,7 +58,7 @@ impl Decider {
             metrics,
             logger,
             lease: lease.max(Duration::from_secs(1)),
-            outbox_wakeup,
+            outbox,
             feed: Default::default(),
         }
     }
@@ -240,8 +240,8 @@ impl Decider {
             .filter(|p| approved(p))
             .map(|p| &p.claim)
             .collect();
-        store.record_grants(&granted).await?;
-        let any_granted = !granted.is_empty();
+        let lease = self.outbox.lease();
+        let outbox = store.record_grants_leased(&granted, Some(&lease)).await?;
         m.step("grant_outbox", t);
         self.give_back_stock(&batch, &events, owner).await?;
 
@@ -266,9 +266,8 @@ impl Decider {
                     .inc();
             }
         }
-        if any_granted {
-            self.outbox_wakeup.notify_one();
-        }
+        // Also when no decision was stored: the entries are leased to this relay either way.
+        self.outbox.hand_over(outbox);
         Ok(())
     }
 

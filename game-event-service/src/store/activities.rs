@@ -20,6 +20,11 @@ pub struct ActivityDoc {
     pub key: String,
     pub value: i64,
     pub occurred_at: BsonDateTime,
+    /// `occurredAt` in ms: window queries range over an integer, which every server serves
+    /// from the `{userId, key, occurredMs}` index (the stand-in filters DateTime ranges
+    /// document by document). Filled in for older records at startup.
+    #[serde(default)]
+    pub occurred_ms: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_user_id: Option<String>,
     pub recorded_at: BsonDateTime,
@@ -49,6 +54,22 @@ fn as_i64(b: Option<&Bson>) -> i64 {
     }
 }
 
+/// `[from, to)` over `occurredMs`.
+pub fn ms_range(
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> Document {
+    doc! {"$gte": from.timestamp_millis(), "$lt": to.timestamp_millis()}
+}
+
+/// Records stored before `occurredMs` existed get it (before any claim is decided on them).
+pub const OCCURRED_MS: super::migrations::Backfill = super::migrations::Backfill {
+    name: "activities.occurredMs",
+    collection: COLLECTION,
+    field: "occurredMs",
+    value: |d| Some(d.get_datetime("occurredAt").ok()?.timestamp_millis().into()),
+};
+
 impl Store {
     fn activities(&self) -> mongodb::Collection<ActivityDoc> {
         self.db.collection(COLLECTION)
@@ -65,6 +86,7 @@ impl Store {
             key: a.key.clone(),
             value: a.value,
             occurred_at: to_bson_dt(a.occurred_at),
+            occurred_ms: a.occurred_at.timestamp_millis(),
             subject_user_id: a.subject_user_id.as_ref().map(|u| u.to_string()),
             recorded_at: BsonDateTime::now(),
             totals_pending: Some(pending),
@@ -143,7 +165,7 @@ impl Store {
     }
 
     /// Every record of `users` with one of `keys` inside `window`, per user: one query for a
-    /// whole batch of claims (the `{userId, key, occurredAt}` index serves it).
+    /// whole batch of claims (the `{userId, key, occurredMs}` index serves it).
     pub async fn records_of(
         &self,
         users: &[UserId],
@@ -160,7 +182,7 @@ impl Store {
         let docs: Vec<ActivityDoc> = self
             .activities()
             .find(doc! {"userId": {"$in": users}, "key": {"$in": keys},
-                "occurredAt": {"$gte": to_bson_dt(window.starts_at), "$lt": to_bson_dt(window.ends_at)}})
+            "occurredMs": ms_range(window.starts_at, window.ends_at)})
             .await?
             .try_collect()
             .await?;

@@ -3,7 +3,7 @@
 //! of the raw records. A document holds at most 96 slots of three numbers whatever the number
 //! of players or records: `c{n}` records, `s{n}` their sum, `m{n}` their largest value.
 use super::activities::{ActivityDoc, COLLECTION as ACTIVITIES};
-use super::{to_bson_dt, Store, StoreResult};
+use super::{Store, StoreResult};
 use crate::domain::activity::LOGIN;
 use crate::domain::conditions::{keys_needed, Facts};
 use crate::domain::event::{Condition, Window};
@@ -112,7 +112,7 @@ impl Store {
             users.dedup();
             for batch in users.chunks(RECORDS_BATCH) {
                 let filter = doc! {"userId": {"$in": batch}, "key": {"$in": &keys},
-                "occurredAt": {"$gte": to_bson_dt(from), "$lt": to_bson_dt(to)}};
+                "occurredMs": super::activities::ms_range(from, to)};
                 let mut records = self
                     .db
                     .collection::<ActivityDoc>(ACTIVITIES)

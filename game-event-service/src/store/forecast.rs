@@ -12,12 +12,6 @@ use std::collections::HashSet;
 
 pub use crate::domain::forecast::USER_SHARDS as SHARDS;
 
-/// Users recorded before `shard` existed, given one per startup batch.
-const MIGRATION_BATCH: i64 = 1_000;
-/// One document per migration done (`_id` its name).
-const MIGRATIONS: &str = "migrations";
-const USER_SHARDS: &str = "users.shard";
-
 fn strings(d: &Document, field: &str) -> Vec<String> {
     d.get_array(field)
         .map(|a| {
@@ -84,41 +78,17 @@ impl Store {
     }
 
     /// Startup migration: gives users recorded before `shard` existed their shard, so no
-    /// group holds them all. Runs until a `migrations` marker says it was done once, so later
-    /// startups skip the scan.
+    /// group holds them all.
     pub async fn shard_legacy_users(&self) -> StoreResult<()> {
-        let marks = self.db.collection::<Document>(MIGRATIONS);
-        if marks.find_one(doc! {"_id": USER_SHARDS}).await?.is_some() {
-            return Ok(());
-        }
-        let users = self.db.collection::<Document>(USERS);
-        loop {
-            let batch: Vec<Document> = users
-                .find(doc! {"shard": {"$exists": false}})
-                .limit(MIGRATION_BATCH)
-                .await?
-                .try_collect()
-                .await?;
-            let statements: Vec<(Document, Document)> = batch
-                .iter()
-                .filter_map(|d| d.get_str("_id").ok())
-                .map(|id| {
-                    (
-                        doc! {"_id": id},
-                        doc! {"$set": {"shard": crate::domain::forecast::user_shard(id)}},
-                    )
-                })
-                .collect();
-            if statements.is_empty() {
-                break;
-            }
-            self.update_each(USERS, statements).await?;
-        }
-        let mark = doc! {"_id": USER_SHARDS, "at": mongodb::bson::DateTime::now()};
-        match marks.insert_one(mark).await {
-            Ok(_) => Ok(()),
-            Err(e) if super::is_duplicate_key(&e) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        self.backfill(&super::migrations::Backfill {
+            name: "users.shard",
+            collection: USERS,
+            field: "shard",
+            value: |d| {
+                let id = d.get_str("_id").ok()?;
+                Some(crate::domain::forecast::user_shard(id).into())
+            },
+        })
+        .await
     }
 }

@@ -21,6 +21,13 @@ pub struct RewardGranted {
     pub granted_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// Entries written leased to one relay until `until_ms`: no other relay takes them before.
+#[derive(Debug, Clone)]
+pub struct OutboxLease {
+    pub owner: String,
+    pub until_ms: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct OutboxEntry {
     pub id: String,
@@ -34,9 +41,25 @@ impl Store {
     /// Grants and outbox entries of `claims`, one round trip each. Both are keyed by the claim
     /// id, so recording the same claim again is a no-op.
     pub async fn record_grants(&self, claims: &[&Claim]) -> StoreResult<()> {
+        self.record_grants_leased(claims, None).await.map(|_| ())
+    }
+
+    /// As `record_grants`, with the outbox entries written already leased to `lease`'s relay
+    /// when given; returns the entries this call wrote (not those a previous attempt did), so
+    /// the caller can hand them to that relay without the relay reading them back.
+    pub async fn record_grants_leased(
+        &self,
+        claims: &[&Claim],
+        lease: Option<&OutboxLease>,
+    ) -> StoreResult<Vec<OutboxEntry>> {
         if claims.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
+        let (owner, until) = match lease {
+            Some(l) => (l.owner.as_str(), l.until_ms),
+            None => ("", 0),
+        };
+        let mut written = Vec::with_capacity(claims.len());
         let granted_at = chrono::Utc::now();
         let mut grants = Vec::with_capacity(claims.len());
         let mut entries = Vec::with_capacity(claims.len());
@@ -57,9 +80,16 @@ impl Store {
             .map_err(anyhow::Error::from)?;
             entries.push(
                 doc! {"_id": claim.id.as_str(), "routingKey": "reward.granted",
-                "payload": payload, "status": "PENDING", "leaseUntil": 0_i64, "attempts": 0_i64,
+                "payload": &payload, "status": "PENDING", "leaseUntil": until,
+                "leaseOwner": owner, "attempts": i64::from(lease.is_some()),
                 "createdAt": BsonDateTime::now()},
             );
+            written.push(OutboxEntry {
+                id: claim.id.to_string(),
+                message_id: claim.id.to_string(),
+                routing_key: "reward.granted".into(),
+                payload,
+            });
         }
         let unordered = || InsertManyOptions::builder().ordered(false).build();
         let res = self
@@ -77,8 +107,15 @@ impl Store {
             .with_options(unordered())
             .await
             .map(|_| ());
-        duplicate_indices(res)?;
-        Ok(())
+        // An entry that existed already belongs to whoever wrote it first.
+        let existed: std::collections::HashSet<usize> =
+            duplicate_indices(res)?.into_iter().collect();
+        Ok(written
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !existed.contains(i))
+            .map(|(_, e)| e)
+            .collect())
     }
 
     /// Leases up to `limit` unsent entries to this relay (multi-instance safe: an entry is

@@ -10,6 +10,7 @@ pub mod events;
 pub mod forecast;
 pub mod grants;
 pub mod jobs;
+pub mod migrations;
 pub mod revocations;
 pub mod segments;
 pub mod stats;
@@ -30,6 +31,17 @@ pub enum StoreError {
     Mongo(#[from] mongodb::error::Error),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+}
+
+impl StoreError {
+    /// The same failure for another waiter (one store call answering many callers); a
+    /// MongoDB error stays one, so it still maps to 503.
+    pub fn copy(&self) -> StoreError {
+        match self {
+            StoreError::Mongo(m) => StoreError::Mongo(m.clone()),
+            StoreError::Other(o) => StoreError::Other(anyhow::anyhow!("{o:#}")),
+        }
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -203,8 +215,10 @@ impl Store {
         };
         self.db
             .collection::<mongodb::bson::Document>(activities::COLLECTION)
-            .create_indexes([idx(doc! {"userId": 1, "key": 1, "occurredAt": 1})])
+            .create_indexes([idx(doc! {"userId": 1, "key": 1, "occurredMs": 1})])
             .await?;
+        // Claims are decided on these, so the flag waits for it.
+        self.backfill(&activities::OCCURRED_MS).await?;
         self.db
             .collection::<mongodb::bson::Document>(activity_totals::COLLECTION)
             .create_indexes([idx(doc! {"key": 1, "day": 1})])

@@ -681,3 +681,44 @@ async fn a_claim_message_that_keeps_failing_is_dead_lettered_after_the_delivery_
     probe.close().await;
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn records_stored_before_occurred_ms_existed_count_once_the_startup_backfill_ran() {
+    let app = spawn_app().await;
+    let e = app
+        .create_event(json!({"conditions": [{"type": "COUNTER", "key": "kills", "threshold": 5}]}))
+        .await;
+    let id = e["id"].as_str().unwrap();
+    app.ensure_registered("u-legacy").await;
+    // A record as an older release wrote it: no `occurredMs`, totals applied.
+    let db = &app.state.store.db;
+    let when = mongodb::bson::DateTime::from_chrono(days_ago(1));
+    db.collection::<mongodb::bson::Document>("activities")
+        .insert_one(
+            mongodb::bson::doc! {"_id": "legacy-1", "userId": "u-legacy",
+            "key": "kills", "value": 5_i64, "occurredAt": when, "recordedAt": when},
+        )
+        .await
+        .unwrap();
+    db.collection::<mongodb::bson::Document>("migrations")
+        .delete_one(mongodb::bson::doc! {"_id": "activities.occurredMs"})
+        .await
+        .unwrap();
+    // What the next startup does before it accepts claims.
+    app.state.store.ensure_indexes().await.unwrap();
+
+    let stored = db
+        .collection::<mongodb::bson::Document>("activities")
+        .find_one(mongodb::bson::doc! {"_id": "legacy-1"})
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.get_i64("occurredMs").unwrap(),
+        when.timestamp_millis()
+    );
+    let user = app.token("u-legacy", &["USER"]);
+    let r = app.claim(id, &user, &[("Prefer", "wait=10")]).await;
+    assert_eq!(r.body["status"], "APPROVED", "{:?}", r.body);
+    app.cleanup().await;
+}

@@ -156,7 +156,7 @@ async fn a_record_left_half_applied_is_counted_once_when_redelivered() {
         .insert_one(
             mongodb::bson::doc! {"_id": "crashed-1", "userId": "h1", "key": "kills",
             "value": 5_i64, "occurredAt": mongodb::bson::DateTime::from_chrono(when),
-            "recordedAt": mongodb::bson::DateTime::now(),
+            "occurredMs": when.timestamp_millis(), "recordedAt": mongodb::bson::DateTime::now(),
             "totalsPending": game_event_service::store::now_ms() - 60_000},
         )
         .await
