@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 out, md_path, png_path, params = sys.argv[1:5]
 load = lambda name: json.load(open(os.path.join(out, name + ".json")))  # noqa: E731
 gw, direct, nginx = load("gateway"), load("direct"), load("nginx")
+gw_local = load("gateway-local")
 mongo, claims = load("mongo"), load("claims")
 bcrypt, logins, rss = load("bcrypt"), load("logins"), load("rss")
 # The claims engine's launch-day workloads (game-event-service/examples/bench_claims.rs).
@@ -83,8 +84,12 @@ the same run. Parameters: `{params}`. The MongoDB server is the `nx-27017` devel
 | direct to game-event-service | {direct['rps']:.0f} | {direct['p99Ms']:.2f} ms | {direct['non2xx']} |
 | nginx 1 worker -> game-event-service | {nginx['rps']:.0f} | {nginx['p99Ms']:.2f} ms | {nginx['non2xx']} |
 | api-gateway (JWT verify, RBAC, limits, headers) -> game-event-service | {gw['rps']:.0f} | {gw['p99Ms']:.2f} ms | {gw['non2xx']} |
+| the same api-gateway with per-instance limits only (`REDIS_URL=off`) | {gw_local['rps']:.0f} | {gw_local['p99Ms']:.2f} ms | {gw_local['non2xx']} |
 
-Ratio gateway / nginx: **{ratios['gateway / nginx rps']:.2f}** (goal >= 0.8); gateway / direct: {ratios['gateway / direct rps']:.2f}.
+Ratio gateway / nginx: **{ratios['gateway / nginx rps']:.2f}** (goal >= 0.8); gateway / direct: {ratios['gateway / direct rps']:.2f};
+with per-instance limits only: {gw_local['rps'] / nginx['rps']:.2f} of nginx. The difference is what
+one rate-limit budget per client across instances costs: one Redis script call per request
+(EVALSHA, on the same 2 cores as wrk, the gateway, the service and Redis).
 
 ## Claims decided per second (HTTP accept to stored decision, {claims['claims']} distinct users)
 
