@@ -183,7 +183,9 @@ async fn every_claim_is_decided_through_infrastructure_faults() -> Result<()> {
 
     // The claim stream: one claim per player, ten a second, each outcome time-stamped, until the
     // last fault is over.
-    let outcomes: Arc<Mutex<Vec<(Instant, Outcome)>>> = Arc::default();
+    // (sent, answered, outcome): a request counts for a fault when it was in flight during it,
+    // so one that waits out the store's timeout still counts though it ends after recovery.
+    let outcomes: Arc<Mutex<Vec<(Instant, Instant, Outcome)>>> = Arc::default();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let driver = {
         let (stop, outcomes, players, http, gw) = (
@@ -199,6 +201,7 @@ async fn every_claim_is_decided_through_infrastructure_faults() -> Result<()> {
                 if stop.load(std::sync::atomic::Ordering::Relaxed) {
                     break;
                 }
+                let sent = Instant::now();
                 let resp = http
                     .post(format!("{gw}{path}"))
                     .bearer_auth(&u.token)
@@ -214,7 +217,10 @@ async fn every_claim_is_decided_through_infrastructure_faults() -> Result<()> {
                     Ok(r) => Outcome::Refused(r.status().as_u16()),
                     Err(_) => Outcome::Failed,
                 };
-                outcomes.lock().unwrap().push((Instant::now(), outcome));
+                outcomes
+                    .lock()
+                    .unwrap()
+                    .push((sent, Instant::now(), outcome));
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         })
@@ -256,8 +262,8 @@ async fn every_claim_is_decided_through_infrastructure_faults() -> Result<()> {
             .lock()
             .unwrap()
             .iter()
-            .filter(|(t, _)| *t >= began && *t <= ended)
-            .map(|(_, o)| o.clone())
+            .filter(|(sent, answered, _)| *sent <= ended && *answered >= began)
+            .map(|(_, _, o)| o.clone())
             .collect();
         assert!(
             !window.is_empty(),
@@ -294,7 +300,7 @@ async fn every_claim_is_decided_through_infrastructure_faults() -> Result<()> {
         .lock()
         .unwrap()
         .iter()
-        .filter_map(|(_, o)| match o {
+        .filter_map(|(_, _, o)| match o {
             Outcome::Accepted(id) => Some(id.clone()),
             _ => None,
         })
