@@ -229,7 +229,6 @@ fn spawn_jobs(state: &aweb::Data<AppState>) -> Vec<JoinHandle<()>> {
         store: state.store.clone(),
         broker: state.broker.clone(),
         exchange: s.amqp.rewards_exchange.clone(),
-        lease: Duration::from_secs(s.outbox.lease_seconds),
         metrics: state.metrics.clone(),
         logger: state.logger.clone(),
         handoff: state.outbox.clone(),

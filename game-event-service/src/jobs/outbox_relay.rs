@@ -71,7 +71,6 @@ pub struct OutboxRelay {
     pub store: Store,
     pub broker: Broker,
     pub exchange: String,
-    pub lease: Duration,
     pub metrics: Metrics,
     pub logger: slog::Logger,
     /// Rung when a grant was just recorded or the broker came back; carries handed-over
@@ -112,7 +111,8 @@ impl OutboxRelay {
     /// Sends entries, a leased page at a time, until none is due, the broker refuses one, or
     /// shutdown. A page's publishes are in flight together and their confirms awaited as one.
     async fn drain(&self, token: &CancellationToken) {
-        let lease_ms = self.lease.as_millis() as i64;
+        // The same lease as the entries handed over: one relay lease per instance.
+        let lease_ms = self.handoff.lease.as_millis() as i64;
         // Leave entries to instances that can publish them right now.
         while !token.is_cancelled() && self.broker.is_connected() {
             let entries = match self.store.lease_outbox(lease_ms, PAGE as i64).await {
