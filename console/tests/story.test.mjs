@@ -69,7 +69,8 @@ describe('story: event with stock, claims, live view, revoke, audit', () => {
     const row = page.locator(`tr[data-claim-id="${claims[0].id}"]`);
     await row.getByRole('button', { name: 'Revoke' }).click();
     // Escape closes the panel without revoking; the focus starts in the reason field.
-    assert.equal(await page.evaluate(() => document.activeElement?.id), 'f-reason');
+    // The panel renders and takes the focus after the click's task, so wait for it rather than read it at once.
+    await page.waitForFunction(() => document.activeElement?.id === 'f-reason', null, { timeout: 5_000 });
     await page.keyboard.press('Escape');
     await page.locator('form.revoke').waitFor({ state: 'detached' });
     await row.getByRole('button', { name: 'Revoke' }).click();
