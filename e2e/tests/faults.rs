@@ -258,6 +258,21 @@ async fn every_claim_is_decided_through_infrastructure_faults() -> Result<()> {
         let ready_after = restored.elapsed().as_secs_f64();
         ready.with_context(|| format!("after restarting {fault}"))?;
         let ended = Instant::now();
+        // A claim sent just before the fault may still wait for its answer (up to its 5 s
+        // timeout) now that the services are ready again. The driver sends one claim at a
+        // time, so once a claim sent after `ended` has its answer, every claim in flight during
+        // the fault has one too.
+        let answered = &outcomes;
+        p.eventually(
+            "a claim sent after the fault answered",
+            Duration::from_secs(30),
+            || async move {
+                let log = answered.lock().unwrap();
+                Ok(log.iter().any(|(sent, _, _)| *sent > ended).then_some(()))
+            },
+        )
+        .await
+        .with_context(|| format!("the claim stream after restarting {fault}"))?;
         let window: Vec<Outcome> = outcomes
             .lock()
             .unwrap()
