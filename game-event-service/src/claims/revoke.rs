@@ -1,7 +1,8 @@
 //! Revoking an approval: the claim turns REVOKED in one conditional write that also marks the
 //! follow-up pending; then `reward.revoked` goes into the outbox, the stock unit comes back
-//! (unless kept) and the approval is freed (when a reclaim is allowed). Each step is safe to
-//! repeat, so a second revoke, or the sweeper after a crash, finishes what was left.
+//! (unless kept). A reclaim, when allowed, needs no step of its own: the revoked claim no
+//! longer holds its key. Each step is safe to repeat, so a second revoke, or the sweeper after
+//! a crash, finishes what was left.
 use crate::domain::claim::Claim;
 use crate::domain::revocation::{RevokeRefusal, RevokeRequest};
 use crate::domain::stock::period_holder;
@@ -76,9 +77,6 @@ pub async fn finish(store: &Store, claim: &Claim) -> Result<(), StoreError> {
         store
             .release_stock(&claim.event_id, &period_holder(&claim.id))
             .await?;
-    }
-    if rev.allow_reclaim {
-        store.free_approval(claim).await?;
     }
     store.finish_revocation(&claim.id).await
 }

@@ -104,7 +104,7 @@ id_type!(
     EventId
 );
 id_type!(
-    /// A claim (also the id of its grant, outbox entry and `reward.granted` message).
+    /// A claim (also the id of its `reward.granted` and `reward.revoked` messages).
     ClaimId
 );
 id_type!(
@@ -118,6 +118,11 @@ id_type!(
 id_type!(
     /// A background job (a grant run).
     JobId
+);
+id_type!(
+    /// Decisions stored together (a worker's batch, a grant job's slice): the approvals of
+    /// one batch share one `reward.granted` outbox record.
+    BatchId
 );
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ pub mod slots;
 pub mod stock;
 
 pub use errors::{FieldError, FieldErrors};
-pub use ids::{new_id, valid_id, ClaimId, EventId, JobId, UserId};
+pub use ids::{new_id, valid_id, BatchId, ClaimId, EventId, JobId, UserId};
 
 use serde::{Deserialize, Serialize};
 

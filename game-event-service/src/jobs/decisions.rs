@@ -1,21 +1,28 @@
 //! The claim decision worker: the deliveries a consumer has are decided as one batch, with a
-//! handful of store round trips for the whole batch instead of about nine per claim.
+//! fixed handful of store round trips for the whole batch instead of about nine per claim.
 //!
-//! Every write is keyed by the claim id (or by event and user for the approval) and the
-//! decision is stored last, only by the batch that holds the claim's lease: processing a claim
-//! again after a crash at any point never approves twice nor leaks stock.
+//! The decision is the commit point: one conditional replace per claim, which also makes an
+//! approval's `reward.granted` due (the claim names its batch, whose grant-outbox record was
+//! written just before). Nothing else a player or the game can see is written before it, so
+//! a crash before the write leaves the claim PENDING to be evaluated again, and a duplicate
+//! delivery evaluated at the same time loses the write and changes nothing. The only earlier
+//! writes are stock units: claims that take one are evaluated under a lease, so one
+//! evaluation at a time moves their units, and units are held under the claim id, so a retry
+//! takes nothing twice and a rejection gives back what an earlier attempt took.
 use super::outbox_relay::Handoff;
 use super::RETRY_PAUSE;
 use crate::cache::Catalog;
 use crate::claims::ClaimMessage;
-use crate::domain::claim::{Claim, Decision, RejectReason};
+use crate::domain::claim::{Claim, ClaimStatus, Decision, RejectReason};
 use crate::domain::conditions::{keys_needed, Facts, Window};
 use crate::domain::eligibility::{verdict, Stock};
 use crate::domain::event::Event;
 use crate::domain::stock::{takes, ALL_TIME};
-use crate::domain::{ClaimId, EventId, UserId};
+use crate::domain::{BatchId, ClaimId, EventId, UserId};
 use crate::metrics::Metrics;
 use crate::mq::{Delivery, Outcome};
+use crate::store::claims::Evaluation;
+use crate::store::grant_outbox::reward_granted;
 use crate::store::Store;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -37,9 +44,14 @@ pub struct Decider {
 /// Per (event, stock): its size and the (batch index, unit holder) pairs that want a unit.
 type StockGroups = HashMap<(EventId, String), (i64, Vec<(usize, ClaimId)>)>;
 
+/// The batch's events from the catalog; `None` for one that no longer exists.
+type Events = HashMap<EventId, Option<Arc<Event>>>;
+
 /// A claim on its way through the batch.
 struct Pending {
     claim: Claim,
+    /// Evaluated under this batch's lease (it may take or give back stock).
+    leased: bool,
     decision: Option<Decision>,
 }
 
@@ -116,69 +128,76 @@ impl Decider {
 
     /// Decides the claims of `ids` that are PENDING and not leased by another batch.
     pub async fn process_batch(&self, ids: &[ClaimId]) -> anyhow::Result<()> {
+        let t = Instant::now();
+        let claims = self.store.pending_claims(ids).await?;
+        self.metrics.step("read", t);
+        if claims.is_empty() {
+            return Ok(());
+        }
+        let events = self.events_of(&claims).await?;
         let owner = crate::domain::new_id();
+        let stock_takers: Vec<ClaimId> = claims
+            .iter()
+            .filter(|c| may_take_stock(&events, c))
+            .map(|c| c.id.clone())
+            .collect();
         let t = Instant::now();
         let leased = self
             .store
-            .lease_claims(ids, self.lease.as_millis() as i64, &owner)
-            .await;
+            .lease_claims(&stock_takers, self.lease.as_millis() as i64, &owner)
+            .await?;
         self.metrics.step("lease", t);
-        let res = match leased {
-            Ok(leased) if leased.is_empty() => return Ok(()),
-            Ok(leased) => self.decide(leased, &owner).await,
-            Err(e) => Err(e.into()),
-        };
-        if res.is_err() {
+        let batch: Vec<Pending> = claims
+            .into_iter()
+            .filter_map(|claim| {
+                let leased = leased.contains(&claim.id);
+                // A claim that takes stock and is leased by another batch is theirs to decide.
+                (leased || !may_take_stock(&events, &claim)).then_some(Pending {
+                    claim,
+                    leased,
+                    decision: None,
+                })
+            })
+            .collect();
+        let res = self.decide(batch, &events, &owner).await;
+        if res.is_err() && !leased.is_empty() {
             // Redelivery may start over at once (and count against the delivery limit).
-            let _ = self.store.release_leases(ids, &owner).await;
+            let leased: Vec<ClaimId> = leased.into_iter().collect();
+            let _ = self.store.release_leases(&leased, &owner).await;
         }
         res
     }
 
-    async fn decide(&self, claims: Vec<Claim>, owner: &str) -> anyhow::Result<()> {
+    async fn decide(
+        &self,
+        mut batch: Vec<Pending>,
+        events: &Events,
+        owner: &str,
+    ) -> anyhow::Result<()> {
         let (store, m) = (&self.store, &self.metrics);
         let now = chrono::Utc::now();
-        let mut batch: Vec<Pending> = claims
-            .into_iter()
-            .map(|claim| Pending {
-                claim,
-                decision: None,
-            })
-            .collect();
-
-        // A previous attempt got as far as the approval: finish that, never re-evaluate.
         let t = Instant::now();
-        let refs: Vec<&Claim> = batch.iter().map(|p| &p.claim).collect();
-        let holders = store.approval_holders(&refs).await?;
-        m.step("approval_check", t);
-        let events = self.events_of(&batch).await?;
-        let t = Instant::now();
-        let facts = self.facts_of(&batch, &events, &holders, now).await?;
+        let facts = self.facts_of(&batch, events, now).await?;
         m.step("facts", t);
 
         // The verdict of every claim; eligible ones of limited events wait for their stock.
         let mut needs_stock: Vec<usize> = Vec::new();
         for (i, p) in batch.iter_mut().enumerate() {
             let c = &p.claim;
-            let holder = holders.get(&c.key());
-            if holder == Some(&c.id) {
-                p.decision = Some(Decision::Approved { progress: vec![] });
-                continue;
-            }
             let Some(event) = events.get(&c.event_id).and_then(|e| e.as_ref()) else {
                 p.decision = Some(rejected(RejectReason::EventNotActive, None));
                 continue;
             };
             let no_facts = Facts::default();
             let f = facts.get(&c.id).unwrap_or(&no_facts);
-            let limited = !takes(event, c).is_empty();
-            let stock = match limited {
+            let stock = match p.leased {
                 true => Stock::TakenOnApproval,
                 false => Stock::Unlimited,
             };
             let window = event.claim_window(c.period.as_ref());
-            let v = verdict(event, window, now, f, holder.is_some(), stock);
-            if v.eligible() && limited {
+            // The claim holds its key (`openKey`): no other claim of the user is open.
+            let v = verdict(event, window, now, f, false, stock);
+            if v.eligible() && p.leased {
                 needs_stock.push(i);
             }
             p.decision = Some(v.decision());
@@ -217,48 +236,56 @@ impl Decider {
             }
         }
         m.step("stock", t);
+        self.give_back_stock(&batch, events, owner).await?;
 
-        // The unique approval `_id` is what makes "one approval per user and event" hold.
-        let t = Instant::now();
-        let approving: Vec<&Claim> = batch
-            .iter()
-            .filter(|p| approved(p) && holders.get(&p.claim.key()) != Some(&p.claim.id))
-            .map(|p| &p.claim)
-            .collect();
-        let won = store.insert_approvals(&approving).await?;
-        m.step("approval_insert", t);
-        for p in batch.iter_mut() {
-            if won.get(&p.claim.id).is_some_and(|h| h != &p.claim.id) {
-                p.decision = Some(rejected(RejectReason::AlreadyClaimed, progress_of(p)));
-            }
-        }
-
-        // Grant and outbox entry first: once the claim says APPROVED the reward is on its way.
-        let t = Instant::now();
-        let granted: Vec<&Claim> = batch
-            .iter()
-            .filter(|p| approved(p))
-            .map(|p| &p.claim)
-            .collect();
-        let lease = self.outbox.lease();
-        let outbox = store.record_grants_leased(&granted, Some(&lease)).await?;
-        m.step("grant_outbox", t);
-        self.give_back_stock(&batch, &events, owner).await?;
-
-        let t = Instant::now();
         let decided_at = chrono::Utc::now();
-        let decided: Vec<Claim> = batch
+        let batch_id = BatchId::mint();
+        let decided: Vec<(Claim, Evaluation)> = batch
             .into_iter()
             .map(|p| {
                 let d = p.decision.expect("every claim has a verdict");
-                p.claim.decided(&d, decided_at)
+                let how = match p.leased {
+                    true => Evaluation::Leased(owner),
+                    false => Evaluation::Unleased,
+                };
+                (p.claim.decided(&d, decided_at), how)
             })
             .collect();
-        let stored = store.store_decisions(&decided, owner).await?;
+        let approvals: Vec<ClaimId> = decided
+            .iter()
+            .filter(|(c, _)| c.status == ClaimStatus::Approved)
+            .map(|(c, _)| c.id.clone())
+            .collect();
+        // The outbox record first, so no approval is ever stored without its message.
+        if !approvals.is_empty() {
+            let t = Instant::now();
+            let lease = self.outbox.lease();
+            store
+                .record_grant_batch(&batch_id, &approvals, &lease)
+                .await?;
+            m.step("grant_outbox", t);
+        }
+        let t = Instant::now();
+        let landed = store.store_decisions(&batch_id, &decided).await?;
         m.step("decision", t);
-        if stored > 0 {
-            self.feed.publish(&decided);
-            for c in &decided {
+        let stored: Vec<Claim> = decided
+            .into_iter()
+            .map(|(c, _)| c)
+            .filter(|c| landed.contains(&c.id))
+            .collect();
+        if !approvals.is_empty() {
+            // Also when none of them landed: the relay then has nothing to send and drops the
+            // record.
+            let messages = stored
+                .iter()
+                .filter(|c| c.status == ClaimStatus::Approved)
+                .map(reward_granted)
+                .collect();
+            self.outbox.hand_over(batch_id, messages);
+        }
+        if !stored.is_empty() {
+            self.feed.publish(&stored);
+            for c in &stored {
                 let reason = c.reason.map(|r| r.as_str()).unwrap_or("");
                 self.metrics
                     .claims_decided
@@ -266,20 +293,15 @@ impl Decider {
                     .inc();
             }
         }
-        // Also when no decision was stored: the entries are leased to this relay either way.
-        self.outbox.hand_over(outbox);
         Ok(())
     }
 
     /// Events from the in-process catalog (read from the store at most once per TTL).
-    async fn events_of(
-        &self,
-        batch: &[Pending],
-    ) -> anyhow::Result<HashMap<EventId, Option<Arc<Event>>>> {
+    async fn events_of(&self, claims: &[Claim]) -> anyhow::Result<Events> {
         let t = Instant::now();
         let mut events = HashMap::new();
-        for p in batch {
-            let id = &p.claim.event_id;
+        for c in claims {
+            let id = &c.event_id;
             if !events.contains_key(id) {
                 events.insert(id.clone(), self.catalog.get(&self.store, id).await?);
             }
@@ -292,8 +314,7 @@ impl Decider {
     async fn facts_of(
         &self,
         batch: &[Pending],
-        events: &HashMap<EventId, Option<Arc<Event>>>,
-        holders: &HashMap<String, ClaimId>,
+        events: &Events,
         now: chrono::DateTime<chrono::Utc>,
     ) -> anyhow::Result<HashMap<ClaimId, Facts>> {
         let mut users: Vec<UserId> = Vec::new();
@@ -305,7 +326,7 @@ impl Decider {
             let Some(e) = events.get(&c.event_id).and_then(|e| e.as_deref()) else {
                 continue;
             };
-            if !e.is_open_at(now) || holders.contains_key(&c.key()) || e.conditions.is_empty() {
+            if !e.is_open_at(now) || e.conditions.is_empty() {
                 continue;
             }
             users.push(c.user_id.clone());
@@ -342,11 +363,11 @@ impl Decider {
     async fn give_back_stock(
         &self,
         batch: &[Pending],
-        events: &HashMap<EventId, Option<Arc<Event>>>,
+        events: &Events,
         owner: &str,
     ) -> anyhow::Result<()> {
         let mut per_stock: HashMap<(&EventId, String), Vec<(ClaimId, ClaimId)>> = HashMap::new();
-        for p in batch.iter().filter(|p| !approved(p)) {
+        for p in batch.iter().filter(|p| p.leased && !approved(p)) {
             let c = &p.claim;
             // An event gone from the catalog may still have had a stock.
             let held: Vec<(String, ClaimId)> =
@@ -385,6 +406,14 @@ impl Decider {
             self.store.release_units(event_id, &stock, &holders).await?;
         }
         Ok(())
+    }
+}
+
+/// Whether deciding the claim may move stock: its event is limited, or gone (it may have been).
+fn may_take_stock(events: &Events, c: &Claim) -> bool {
+    match events.get(&c.event_id) {
+        Some(Some(e)) => !takes(e, c).is_empty(),
+        _ => true,
     }
 }
 

@@ -1,14 +1,16 @@
 //! Runs grant jobs: a slice of users at a time, each slice written with a few batched round
-//! trips (stock, claims, approvals, grants and outbox) and keyed so that redoing a slice after
-//! a crash or a lost lease writes nothing twice (the claim ids derive from job and user).
+//! trips (stock, the APPROVED claims, their `reward.granted` outbox record) and keyed so that
+//! redoing a slice after a crash or a lost lease writes nothing twice (the claim ids derive
+//! from job and user, the outbox record's from job and slice).
 use crate::cache::Catalog;
-use crate::domain::claim::{Claim, Decision, RejectReason};
+use crate::domain::claim::Claim;
 use crate::domain::event::Event;
 use crate::domain::grant::{JobStatus, Progress};
 use crate::domain::stock::takes;
-use crate::domain::{ClaimId, EventId};
+use crate::domain::{BatchId, ClaimId, EventId};
 use crate::store::claims::Inserted;
 use crate::store::jobs::LeasedJob;
+use crate::store::outbox::OutboxLease;
 use crate::store::Store;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -114,7 +116,7 @@ impl GrantRunner {
 
     /// Grants `users[from..to]`: stock first (unless ignored), then the APPROVED claims (whose
     /// unique key skips users who already have a claim for the event and period), then the
-    /// approvals, then grants and `reward.granted` outbox entries.
+    /// slice's `reward.granted` outbox record naming those stored.
     async fn grant_slice(
         &self,
         event: &Event,
@@ -175,45 +177,34 @@ impl GrantRunner {
             claims.retain(|c| !refused.contains(&c.id));
         }
 
-        let inserted = store.insert_claims(&claims).await?;
-        let mut ours: Vec<Claim> = Vec::new();
+        // The same record for the same slice: a retry names the claims an earlier attempt
+        // stored (they name it) as well as its own.
+        let batch = BatchId::derived(
+            &format!("grant:{}:{from}", job.job.id),
+            job.job.created_at.timestamp_millis(),
+        );
+        let inserted = store.insert_granted(&claims, &batch).await?;
+        let mut granted: Vec<Claim> = Vec::new();
         let mut skipped: Vec<ClaimId> = Vec::new();
         for (c, r) in claims.into_iter().zip(inserted) {
             match r {
-                Inserted::Stored => ours.push(c),
+                Inserted::Stored => granted.push(c),
                 // A retried slice finds its own claim: finish it.
-                Inserted::Exists(existing) if existing.id == c.id => ours.push(c),
+                Inserted::Exists(existing) if existing.id == c.id => granted.push(c),
                 Inserted::Exists(_) => skipped.push(c.id),
-            }
-        }
-        let refs: Vec<&Claim> = ours.iter().collect();
-        let won = store.insert_approvals(&refs).await?;
-        let mut granted: Vec<&Claim> = Vec::new();
-        for c in &ours {
-            if won.get(&c.id).is_some_and(|h| h != &c.id) {
-                // Another claim holds the approval (one freed by a revoke and won meanwhile).
-                let lost = c.clone().decided(
-                    &Decision::Rejected {
-                        reason: RejectReason::AlreadyClaimed,
-                        progress: None,
-                    },
-                    now,
-                );
-                store.replace_approved(&lost).await?;
-                skipped.push(c.id.clone());
-            } else {
-                granted.push(c);
             }
         }
         p.skipped += skipped.len() as i64;
         self.give_back(&event.id, &mut held, &skipped).await?;
-        store.record_grants(&granted).await?;
-        p.done += granted.len() as i64;
         if !granted.is_empty() {
+            let ids: Vec<ClaimId> = granted.iter().map(|c| c.id.clone()).collect();
+            store
+                .record_grant_batch(&batch, &ids, &OutboxLease::none())
+                .await?;
             self.outbox_wakeup.notify_one();
-            let changed: Vec<Claim> = granted.iter().map(|c| (*c).clone()).collect();
-            self.feed.publish(&changed);
+            self.feed.publish(&granted);
         }
+        p.done += granted.len() as i64;
         Ok(p)
     }
 

@@ -1,13 +1,17 @@
-//! Publishes `reward.granted` for every outbox entry until the broker confirms it.
+//! Publishes what the outboxes hold until the broker confirms it: `reward.granted` of every
+//! batch of approvals (`store::grant_outbox`) and the entries of the outbox collection
+//! (`reward.revoked`).
 //!
-//! The decider writes its entries already leased to this instance's relay and hands them over
-//! in memory, so the relay publishes them and marks them sent without reading them back (one
-//! store write per page instead of four). The store is still searched every `POLL` for
-//! entries nobody handed over: those of other writers, of a crashed instance once their lease
-//! ran out, and of a handoff that was full.
+//! The decider writes its batch's record already leased to this instance's relay and hands
+//! the messages over in memory, so the relay publishes them and deletes the record without
+//! reading anything back (one store write per batch). The store is still searched every
+//! `POLL` for what nobody handed over: records of a crashed instance once their lease ran
+//! out, of a publish that failed, of a full handoff, of grant jobs, and outbox entries.
+use crate::domain::BatchId;
 use crate::metrics::Metrics;
 use crate::mq::Broker;
-use crate::store::grants::{OutboxEntry, OutboxLease};
+use crate::store::grant_outbox::GrantBatch;
+use crate::store::outbox::{OutboxEntry, OutboxLease};
 use crate::store::{now_ms, Store};
 use futures_util::future::join_all;
 use std::sync::{Arc, Mutex};
@@ -15,18 +19,28 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-/// Entries leased and published together.
+/// Records or entries leased and published together.
 const PAGE: usize = 100;
-/// How often the store is searched while handed-over entries keep the relay busy.
+/// How often the store is searched while handed-over batches keep the relay busy.
 const POLL: Duration = Duration::from_millis(500);
-/// Entries waiting in memory at most; beyond it they wait for their lease to run out.
+/// Messages waiting in memory at most; beyond it they wait for their record's lease to run out.
 const HANDOFF_MAX: usize = 10_000;
+/// A failed publish is tried again after this long.
+const RETRY_MS: i64 = 1000;
+/// A record whose claims are not all decided yet is looked at again after this long.
+const UNSETTLED_MS: i64 = 2000;
 
-/// Entries written for this instance's relay, and the signal that wakes it.
+/// The `reward.granted` messages of one batch's stored approvals.
+struct Handed {
+    batch: BatchId,
+    messages: Vec<OutboxEntry>,
+}
+
+/// Batches decided for this instance's relay, and the signal that wakes it.
 #[derive(Clone)]
 pub struct Handoff {
     wakeup: Arc<Notify>,
-    entries: Arc<Mutex<Vec<OutboxEntry>>>,
+    handed: Arc<Mutex<(Vec<Handed>, usize)>>,
     owner: Arc<str>,
     lease: Duration,
 }
@@ -35,13 +49,13 @@ impl Handoff {
     pub fn new(wakeup: Arc<Notify>, lease: Duration) -> Self {
         Handoff {
             wakeup,
-            entries: Arc::default(),
+            handed: Arc::default(),
             owner: format!("relay-{}", crate::domain::new_id()).into(),
             lease,
         }
     }
 
-    /// The lease to write entries with, so that only this relay sends them for a while.
+    /// The lease to write records with, so that only this relay sends them for a while.
     pub fn lease(&self) -> OutboxLease {
         OutboxLease {
             owner: self.owner.to_string(),
@@ -49,21 +63,24 @@ impl Handoff {
         }
     }
 
-    /// Entries written (stored) with `lease()`.
-    pub fn hand_over(&self, written: Vec<OutboxEntry>) {
-        if written.is_empty() {
-            return;
-        }
+    /// The messages of a batch whose record was written with `lease()` (none when none of its
+    /// approvals landed: the record is dropped all the same).
+    pub fn hand_over(&self, batch: BatchId, messages: Vec<OutboxEntry>) {
         {
-            let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-            let room = HANDOFF_MAX.saturating_sub(entries.len());
-            entries.extend(written.into_iter().take(room));
+            let mut handed = self.handed.lock().unwrap_or_else(|p| p.into_inner());
+            if handed.1 + messages.len() > HANDOFF_MAX {
+                return; // its lease runs out and the store search finds it
+            }
+            handed.1 += messages.len();
+            handed.0.push(Handed { batch, messages });
         }
         self.wakeup.notify_one();
     }
 
-    fn take(&self) -> Vec<OutboxEntry> {
-        std::mem::take(&mut *self.entries.lock().unwrap_or_else(|p| p.into_inner()))
+    fn take(&self) -> Vec<Handed> {
+        let mut handed = self.handed.lock().unwrap_or_else(|p| p.into_inner());
+        handed.1 = 0;
+        std::mem::take(&mut handed.0)
     }
 }
 
@@ -73,8 +90,8 @@ pub struct OutboxRelay {
     pub exchange: String,
     pub metrics: Metrics,
     pub logger: slog::Logger,
-    /// Rung when a grant was just recorded or the broker came back; carries handed-over
-    /// entries.
+    /// Rung when a batch was handed over, a record or entry was written, or the broker came
+    /// back.
     pub handoff: Handoff,
 }
 
@@ -83,17 +100,18 @@ impl OutboxRelay {
         let mut searched = Instant::now() - POLL;
         loop {
             let handed = self.handoff.take();
-            for (i, page) in handed.chunks(PAGE).enumerate() {
-                let sent = self.broker.is_connected() && self.send(page.to_vec()).await;
-                if !sent {
-                    // Due again in a second, from the store (a sent one is SENT, untouched).
-                    let rest: Vec<String> =
-                        handed[i * PAGE..].iter().map(|e| e.id.clone()).collect();
-                    let _ = self.store.retry_outbox_after(&rest, 1000).await;
-                    break;
+            let woken_for_store = handed.is_empty();
+            let mut sending = true;
+            for h in handed {
+                sending = sending
+                    && self.broker.is_connected()
+                    && self.send_batch(&h.batch, h.messages).await;
+                if !sending {
+                    // Due again in a second, from the store.
+                    let _ = self.store.retry_grant_batch_after(&h.batch, RETRY_MS).await;
                 }
             }
-            if handed.is_empty() || searched.elapsed() >= POLL {
+            if woken_for_store || searched.elapsed() >= POLL {
                 self.drain(&token).await;
                 searched = Instant::now();
             }
@@ -108,12 +126,27 @@ impl OutboxRelay {
         }
     }
 
-    /// Sends entries, a leased page at a time, until none is due, the broker refuses one, or
-    /// shutdown. A page's publishes are in flight together and their confirms awaited as one.
+    /// Sends what the store holds, a leased page at a time, until nothing is due, the broker
+    /// refuses a message, or shutdown.
     async fn drain(&self, token: &CancellationToken) {
-        // The same lease as the entries handed over: one relay lease per instance.
+        // The same lease as the records handed over: one relay lease per instance.
         let lease_ms = self.handoff.lease.as_millis() as i64;
-        // Leave entries to instances that can publish them right now.
+        // Leave records to instances that can publish them right now.
+        while !token.is_cancelled() && self.broker.is_connected() {
+            let batches = match self.store.lease_grant_batches(lease_ms, PAGE as i64).await {
+                Ok(b) if b.is_empty() => break,
+                Ok(b) => b,
+                Err(e) => {
+                    slog::debug!(self.logger, "grant outbox lease failed"; "error" => e.to_string());
+                    return;
+                }
+            };
+            for b in batches {
+                if !self.send_stored_batch(&b).await {
+                    return;
+                }
+            }
+        }
         while !token.is_cancelled() && self.broker.is_connected() {
             let entries = match self.store.lease_outbox(lease_ms, PAGE as i64).await {
                 Ok(e) if e.is_empty() => break,
@@ -123,15 +156,69 @@ impl OutboxRelay {
                     break;
                 }
             };
-            if !self.send(entries).await {
+            if !self.send_entries(entries).await {
                 break;
             }
         }
     }
 
-    /// Publishes `entries` (their confirms awaited together) and marks the sent ones; false
-    /// when the broker refused one (those are retried a second later, from the store).
-    async fn send(&self, entries: Vec<OutboxEntry>) -> bool {
+    /// A record found in the store: sent once settled, else looked at again later.
+    async fn send_stored_batch(&self, b: &GrantBatch) -> bool {
+        match self.store.granted_messages(b).await {
+            Ok(Some(messages)) => {
+                let sent = self.send_batch(&b.id, messages).await;
+                if !sent {
+                    let _ = self.store.retry_grant_batch_after(&b.id, RETRY_MS).await;
+                }
+                sent
+            }
+            Ok(None) => {
+                let _ = self
+                    .store
+                    .retry_grant_batch_after(&b.id, UNSETTLED_MS)
+                    .await;
+                true
+            }
+            Err(e) => {
+                slog::debug!(self.logger, "grant outbox read failed"; "batch" => b.id.as_str(), "error" => e.to_string());
+                let _ = self.store.retry_grant_batch_after(&b.id, RETRY_MS).await;
+                false
+            }
+        }
+    }
+
+    /// Publishes a batch's `reward.granted` messages and drops its record once all are
+    /// confirmed; false when the broker refused one (the caller has the whole record retried:
+    /// consumers dedupe on the message id).
+    async fn send_batch(&self, batch: &BatchId, messages: Vec<OutboxEntry>) -> bool {
+        let (_, failed) = self.publish(messages).await;
+        if !failed.is_empty() {
+            return false;
+        }
+        if let Err(e) = self.store.finish_grant_batch(batch).await {
+            // The lease expires and the batch is sent again: consumers dedupe on the message
+            // id.
+            slog::warn!(self.logger, "grant outbox record not removed"; "batch" => batch.as_str(), "error" => e.to_string());
+        }
+        true
+    }
+
+    /// Publishes outbox entries and marks the sent ones; false when the broker refused one
+    /// (those are retried a second later, from the store).
+    async fn send_entries(&self, entries: Vec<OutboxEntry>) -> bool {
+        let (sent, failed) = self.publish(entries).await;
+        if let Err(e) = self.store.mark_outbox_sent(&sent).await {
+            slog::warn!(self.logger, "outbox mark failed"; "error" => e.to_string());
+        }
+        if !failed.is_empty() {
+            let _ = self.store.retry_outbox_after(&failed, RETRY_MS).await;
+            return false;
+        }
+        true
+    }
+
+    /// Publishes `entries` with their confirms awaited together; the ids sent and failed.
+    async fn publish(&self, entries: Vec<OutboxEntry>) -> (Vec<String>, Vec<String>) {
         let t = Instant::now();
         let results = join_all(entries.iter().map(|entry| {
             self.broker.publish(
@@ -161,15 +248,6 @@ impl OutboxRelay {
         };
         count("ok", sent.len());
         count("error", failed.len());
-        if let Err(e) = self.store.mark_outbox_sent(&sent).await {
-            // The leases expire and the entries are sent again: consumers dedupe on the
-            // message id.
-            slog::warn!(self.logger, "outbox mark failed"; "error" => e.to_string());
-        }
-        if !failed.is_empty() {
-            let _ = self.store.retry_outbox_after(&failed, 1000).await;
-            return false;
-        }
-        true
+        (sent, failed)
     }
 }

@@ -1,22 +1,22 @@
-//! Claims (whose unique `openKey` is the "one open claim per user and event" rule) and the
-//! "one approval ever" records.
+//! Claims. Their unique `openKey` is the "one open claim per user, event and period" rule,
+//! and since a claim only turns APPROVED from PENDING while it holds that key, it is also the
+//! "at most one approval per user, event and period" rule.
 use super::{
     duplicate_indices, is_duplicate_key, newest_first_window, now_ms, to_bson_dt, Store,
-    StoreResult,
+    StoreError, StoreResult,
 };
 use crate::domain::claim::{claim_key, Claim, ClaimSource, ClaimStatus, RejectReason, Revocation};
 use crate::domain::conditions::ConditionProgress;
 use crate::domain::event::Reward;
 use crate::domain::period::Period;
-use crate::domain::{ClaimId, EventId, UserId};
+use crate::domain::{BatchId, ClaimId, EventId, UserId};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, DateTime as BsonDateTime, Document};
 use mongodb::options::InsertManyOptions;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 pub const COLLECTION: &str = "claims";
-pub const APPROVALS: &str = "approvals";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -54,6 +54,10 @@ pub struct ClaimDoc {
     /// The batch that holds the evaluation lease; only it may store the decision.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_owner: Option<String>,
+    /// The batch whose write stored the decision (or inserted a granted claim): an APPROVED
+    /// claim's `reward.granted` is due while that batch's grant-outbox record exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_in: Option<String>,
 }
 
 /// A period as stored: dates, so range queries and indexes see instants, not strings.
@@ -111,6 +115,7 @@ impl From<&Claim> for ClaimDoc {
             sweep_until: 0,
             open_key: holds_key(c).then(|| c.key()),
             lease_owner: None,
+            decided_in: None,
         }
     }
 }
@@ -160,6 +165,16 @@ pub enum Inserted {
     Exists(Box<Claim>),
 }
 
+/// How a batch evaluated a claim, which decides who may store its decision.
+#[derive(Debug, Clone, Copy)]
+pub enum Evaluation<'a> {
+    /// Under the lease of this owner: claims that take stock, whose units only one
+    /// evaluation at a time may move.
+    Leased(&'a str),
+    /// Without a lease: claims whose decision is their only write.
+    Unleased,
+}
+
 impl Store {
     fn claims(&self) -> mongodb::Collection<ClaimDoc> {
         self.db.collection(COLLECTION)
@@ -168,14 +183,36 @@ impl Store {
     /// Stores PENDING claims in one round trip (concurrent accepts share it). The unique
     /// `openKey` refuses a second open claim of a user for an event.
     pub async fn insert_claims(&self, claims: &[Claim]) -> StoreResult<Vec<Inserted>> {
+        self.insert_docs(claims, None).await
+    }
+
+    /// Stores claims granted by staff (APPROVED already) as decided in `batch`, whose
+    /// grant-outbox record names them; a user holding the key is `Exists`.
+    pub async fn insert_granted(
+        &self,
+        claims: &[Claim],
+        batch: &BatchId,
+    ) -> StoreResult<Vec<Inserted>> {
+        self.insert_docs(claims, Some(batch)).await
+    }
+
+    async fn insert_docs(
+        &self,
+        claims: &[Claim],
+        batch: Option<&BatchId>,
+    ) -> StoreResult<Vec<Inserted>> {
         self.ensure_indexes_once().await?;
         let mut out = vec![Inserted::Stored; claims.len()];
         if claims.is_empty() {
             return Ok(out);
         }
+        let doc_of = |c: &Claim| ClaimDoc {
+            decided_in: batch.map(BatchId::to_string),
+            ..ClaimDoc::from(c)
+        };
         let res = self
             .claims()
-            .insert_many(claims.iter().map(ClaimDoc::from))
+            .insert_many(claims.iter().map(doc_of))
             .with_options(InsertManyOptions::builder().ordered(false).build())
             .await
             .map(|_| ());
@@ -187,7 +224,7 @@ impl Store {
                 .await?
             {
                 Some(existing) => Inserted::Exists(Box::new(existing)),
-                None => match self.claims().insert_one(ClaimDoc::from(c)).await {
+                None => match self.claims().insert_one(doc_of(c)).await {
                     Ok(_) => Inserted::Stored,
                     Err(e) if is_duplicate_key(&e) => {
                         match self
@@ -218,29 +255,42 @@ impl Store {
             .map(Claim::from))
     }
 
-    /// Takes the evaluation lease of every PENDING claim of `ids` no other batch holds, and
-    /// returns those claims (decided, unknown or busy ones are left out).
+    /// The claims of `ids` still PENDING (decided and unknown ones are left out).
+    pub async fn pending_claims(&self, ids: &[ClaimId]) -> StoreResult<Vec<Claim>> {
+        let ids: Vec<&str> = ids.iter().map(|c| c.as_str()).collect();
+        let docs: Vec<ClaimDoc> = self
+            .claims()
+            .find(doc! {"_id": {"$in": &ids}, "status": "PENDING"})
+            .await?
+            .try_collect()
+            .await?;
+        Ok(docs.into_iter().map(Claim::from).collect())
+    }
+
+    /// Takes the evaluation lease of every PENDING claim of `ids` no other batch holds;
+    /// returns the claims leased. One write, plus one read only when some were not free.
     pub async fn lease_claims(
         &self,
         ids: &[ClaimId],
         lease_ms: i64,
         owner: &str,
-    ) -> StoreResult<Vec<Claim>> {
+    ) -> StoreResult<HashSet<ClaimId>> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
         let now = now_ms();
-        let ids: Vec<&str> = ids.iter().map(|c| c.as_str()).collect();
-        self.claims()
+        let strs: Vec<&str> = ids.iter().map(|c| c.as_str()).collect();
+        let r = self
+            .claims()
             .update_many(
-                doc! {"_id": {"$in": &ids}, "status": "PENDING", "leaseUntil": {"$lt": now}},
+                doc! {"_id": {"$in": &strs}, "status": "PENDING", "leaseUntil": {"$lt": now}},
                 doc! {"$set": {"leaseUntil": now + lease_ms, "leaseOwner": owner}},
             )
             .await?;
-        let docs: Vec<ClaimDoc> = self
-            .claims()
-            .find(doc! {"_id": {"$in": &ids}, "status": "PENDING", "leaseOwner": owner})
-            .await?
-            .try_collect()
-            .await?;
-        Ok(docs.into_iter().map(Claim::from).collect())
+        if r.modified_count as usize == ids.len() {
+            return Ok(ids.iter().cloned().collect());
+        }
+        self.still_leased(ids, owner).await
     }
 
     /// Which of `ids` are still PENDING and leased by `owner`.
@@ -276,19 +326,53 @@ impl Store {
         Ok(())
     }
 
-    /// Stores decisions in one round trip. Only a PENDING claim still leased by `owner` is
-    /// replaced, so a replay or a batch whose lease ran out changes nothing.
-    pub async fn store_decisions(&self, decided: &[Claim], owner: &str) -> StoreResult<u64> {
+    /// Stores the decisions of one batch in one round trip and returns the claims whose
+    /// decision landed. A claim evaluated under a lease is replaced only while this batch
+    /// holds it; one evaluated without a lease only while nobody holds a live lease on it;
+    /// either only while PENDING, so a duplicate delivery or a batch whose lease ran out
+    /// changes nothing. The decision names the batch (`decidedIn`): an approval's
+    /// `reward.granted` is due from that moment (`grant_outbox`).
+    pub async fn store_decisions(
+        &self,
+        batch: &BatchId,
+        decided: &[(Claim, Evaluation<'_>)],
+    ) -> StoreResult<HashSet<ClaimId>> {
+        let now = now_ms();
         let mut statements = Vec::with_capacity(decided.len());
-        for c in decided {
-            let doc = mongodb::bson::to_document(&ClaimDoc::from(c))
-                .map_err(|e| super::StoreError::Other(e.into()))?;
-            statements.push((
-                doc! {"_id": c.id.as_str(), "status": "PENDING", "leaseOwner": owner},
-                doc,
-            ));
+        for (c, how) in decided {
+            let replacement = ClaimDoc {
+                decided_in: Some(batch.to_string()),
+                ..ClaimDoc::from(c)
+            };
+            let replacement = mongodb::bson::to_document(&replacement)
+                .map_err(|e| StoreError::Other(e.into()))?;
+            let filter = match how {
+                Evaluation::Leased(owner) => {
+                    doc! {"_id": c.id.as_str(), "status": "PENDING", "leaseOwner": *owner}
+                }
+                Evaluation::Unleased => {
+                    doc! {"_id": c.id.as_str(), "status": "PENDING", "leaseUntil": {"$lt": now}}
+                }
+            };
+            statements.push((filter, replacement));
         }
-        self.update_each(COLLECTION, statements).await
+        let stored = self.update_each(COLLECTION, statements).await?;
+        if stored as usize == decided.len() {
+            return Ok(decided.iter().map(|(c, _)| c.id.clone()).collect());
+        }
+        let ids: Vec<&str> = decided.iter().map(|(c, _)| c.id.as_str()).collect();
+        let docs: Vec<Document> = self
+            .db
+            .collection::<Document>(COLLECTION)
+            .find(doc! {"_id": {"$in": ids}, "decidedIn": batch.as_str()})
+            .projection(doc! {"_id": 1})
+            .await?
+            .try_collect()
+            .await?;
+        Ok(docs
+            .into_iter()
+            .filter_map(|d| d.get_str("_id").ok().map(|s| ClaimId::stored(s.into())))
+            .collect())
     }
 
     /// PENDING claims older than `older_than_ms`, each leased to this sweeper for `lease_ms`
@@ -375,17 +459,6 @@ impl Store {
             .await?
             .map(Claim::from)
             .filter(|c| c.status != ClaimStatus::Rejected))
-    }
-
-    /// Replaces an APPROVED claim (a grant that lost its approval to another claim).
-    pub async fn replace_approved(&self, c: &Claim) -> StoreResult<()> {
-        self.claims()
-            .replace_one(
-                doc! {"_id": c.id.as_str(), "status": "APPROVED"},
-                ClaimDoc::from(c),
-            )
-            .await?;
-        Ok(())
     }
 
     /// Which of `keys` a claim holds, and which claim: one `$in` over the unique `openKey`.

@@ -2,15 +2,15 @@
 //! updates are whole-document replaces with a version/status filter, counters use `$inc`.
 pub mod activities;
 pub mod activity_totals;
-pub mod approvals;
 pub mod audit;
 pub mod claims;
 pub mod decision_feed;
 pub mod events;
 pub mod forecast;
-pub mod grants;
+pub mod grant_outbox;
 pub mod jobs;
 pub mod migrations;
+pub mod outbox;
 pub mod revocations;
 pub mod segments;
 pub mod stats;
@@ -257,8 +257,13 @@ impl Store {
             .create_indexes([idx(doc! {"eventId": 1})])
             .await?;
         self.db
-            .collection::<mongodb::bson::Document>(grants::OUTBOX)
+            .collection::<mongodb::bson::Document>(outbox::OUTBOX)
             .create_indexes([idx(doc! {"status": 1, "leaseUntil": 1})])
+            .await?;
+        // Records leave once sent, so this index holds only the messages not yet confirmed.
+        self.db
+            .collection::<mongodb::bson::Document>(grant_outbox::COLLECTION)
+            .create_indexes([idx(doc! {"leaseUntil": 1})])
             .await?;
         self.db
             .collection::<mongodb::bson::Document>(jobs::COLLECTION)

@@ -1,7 +1,8 @@
-//! Revoked approvals: the one conditional write that turns APPROVED into REVOKED and marks its
-//! follow-up steps pending, and those steps, each safe to repeat.
+//! Revoked approvals: the one conditional write that turns APPROVED into REVOKED (dropping the
+//! claim's key when a reclaim is allowed) and marks its follow-up steps pending, and those
+//! steps, each safe to repeat.
 use super::claims::{ClaimDoc, COLLECTION};
-use super::grants::OUTBOX;
+use super::outbox::OUTBOX;
 use super::{is_duplicate_key, now_ms, Store, StoreError, StoreResult};
 use crate::domain::claim::Claim;
 use crate::domain::event::Reward;
@@ -30,15 +31,25 @@ impl Store {
     /// Stores `revoked` over the claim if it is still APPROVED, with `revokePending` set until
     /// `finish_revocation`. False when it was no longer APPROVED (revoked meanwhile).
     pub async fn mark_revoked(&self, revoked: &Claim) -> StoreResult<bool> {
+        let claims = self.db.collection::<Document>(COLLECTION);
+        // The batch that approved it never changes once set; kept, so a `reward.granted`
+        // still unconfirmed goes out before the `reward.revoked`.
+        let decided_in = claims
+            .find_one(doc! {"_id": revoked.id.as_str()})
+            .projection(doc! {"decidedIn": 1})
+            .await?
+            .and_then(|d| d.get_str("decidedIn").ok().map(str::to_owned));
         // A whole-document replace (like every decision): the claim's key goes with it when a
         // reclaim is allowed, and dates stay dates.
-        let mut replacement = mongodb::bson::to_document(&ClaimDoc::from(revoked))
-            .map_err(|e| StoreError::Other(e.into()))?;
+        let replacement = ClaimDoc {
+            decided_in,
+            ..ClaimDoc::from(revoked)
+        };
+        let mut replacement =
+            mongodb::bson::to_document(&replacement).map_err(|e| StoreError::Other(e.into()))?;
         // When the follow-up was started (epoch ms): the sweeper leaves young ones alone.
         replacement.insert("revokePending", now_ms());
-        let r = self
-            .db
-            .collection::<Document>(COLLECTION)
+        let r = claims
             .replace_one(
                 doc! {"_id": revoked.id.as_str(), "status": "APPROVED"},
                 replacement,
@@ -75,15 +86,6 @@ impl Store {
             Err(e) if is_duplicate_key(&e) => Ok(()),
             Err(e) => Err(e.into()),
         }
-    }
-
-    /// Frees the (event, user, period) approval the claim held, so a new claim can win it.
-    pub async fn free_approval(&self, claim: &Claim) -> StoreResult<()> {
-        self.db
-            .collection::<Document>(super::claims::APPROVALS)
-            .delete_one(doc! {"_id": claim.key(), "claimId": claim.id.as_str()})
-            .await?;
-        Ok(())
     }
 
     pub async fn finish_revocation(&self, id: &ClaimId) -> StoreResult<()> {

@@ -200,6 +200,12 @@ async fn only_user_and_admin_may_claim_and_users_cannot_claim_hidden_events() {
     app.cleanup().await;
 }
 
+/// APPROVED claims of the event, as stored.
+async fn approved_count(store: &game_event_service::store::Store, event: &str) -> i64 {
+    let counts = store.claim_counts(&eid(event)).await.unwrap();
+    counts.by_status.get("APPROVED").copied().unwrap_or(0)
+}
+
 fn users_count() -> usize {
     std::env::var("CLAIM_TEST_USERS")
         .ok()
@@ -238,15 +244,20 @@ async fn claim_concurrently(apps: &[&TestApp], event_id: &str, n: usize) -> Vec<
 async fn concurrent_claims_against_a_small_stock_approve_exactly_the_stock() {
     let (n, stock) = (users_count(), stock_count());
     let app = spawn_app().await;
+    let grants = Probe::bind(&app.settings.amqp.rewards_exchange, "reward.granted").await;
     let e = app.create_event(json!({"maxClaims": stock})).await;
     let id = e["id"].as_str().unwrap();
     let ids = claim_concurrently(&[&app], id, n).await;
     let mut approved = 0;
+    let mut approved_ids = HashSet::new();
     let mut out_of_stock = 0;
     for c in &ids {
         let d = app.wait_decided(c).await;
         match (d["status"].as_str().unwrap(), d["reason"].as_str()) {
-            ("APPROVED", _) => approved += 1,
+            ("APPROVED", _) => {
+                approved += 1;
+                approved_ids.insert(c.clone());
+            }
             ("REJECTED", Some("OUT_OF_STOCK")) => out_of_stock += 1,
             other => panic!("unexpected decision {other:?}"),
         }
@@ -255,8 +266,9 @@ async fn concurrent_claims_against_a_small_stock_approve_exactly_the_stock() {
     assert_eq!(out_of_stock as i64, n as i64 - stock);
     let store = &app.state.store;
     assert_eq!(store.stock_count(&eid(id)).await.unwrap(), stock);
-    assert_eq!(store.count_approvals(&eid(id)).await.unwrap() as i64, stock);
-    assert_eq!(store.count_grants(&eid(id)).await.unwrap() as i64, stock);
+    assert_eq!(approved_count(store, id).await, stock);
+    grants.expect_one_grant_each(&approved_ids).await;
+    grants.close().await;
     app.cleanup().await;
 }
 
@@ -264,6 +276,7 @@ async fn concurrent_claims_against_a_small_stock_approve_exactly_the_stock() {
 async fn two_worker_instances_on_one_queue_never_approve_twice() {
     let a = spawn_app().await;
     let b = spawn_sibling(&a, |_| {}).await;
+    let grants = Probe::bind(&a.settings.amqp.rewards_exchange, "reward.granted").await;
     let e = a.create_event(json!({"maxClaims": 10})).await;
     let id = e["id"].as_str().unwrap();
     let ids = claim_concurrently(&[&a, &b], id, 30).await;
@@ -273,16 +286,20 @@ async fn two_worker_instances_on_one_queue_never_approve_twice() {
         b.state.claim_queue.publish(&cid(c)).await.unwrap();
     }
     let mut approved_users = HashSet::new();
+    let mut approved_ids = HashSet::new();
     for c in &ids {
         let d = a.wait_decided(c).await;
         if d["status"] == "APPROVED" {
             assert!(approved_users.insert(d["userId"].as_str().unwrap().to_string()));
+            approved_ids.insert(c.clone());
         }
     }
     assert_eq!(approved_users.len(), 10);
     let store = &a.state.store;
     assert_eq!(store.stock_count(&eid(id)).await.unwrap(), 10);
-    assert_eq!(store.count_grants(&eid(id)).await.unwrap(), 10);
+    assert_eq!(approved_count(store, id).await, 10);
+    grants.expect_one_grant_each(&approved_ids).await;
+    grants.close().await;
     let mut b = b;
     b.stop().await;
     a.cleanup().await;
@@ -332,8 +349,9 @@ async fn claims_left_pending_are_decided_once_a_worker_runs() {
 }
 
 #[tokio::test]
-async fn a_crash_after_the_approval_insert_is_finished_without_double_grant_or_stock_leak() {
+async fn a_crash_after_taking_stock_is_finished_without_double_grant_or_stock_leak() {
     let app = spawn_app_with(|s| s.claims.worker_enabled = false).await;
+    let grants = Probe::bind(&app.settings.amqp.rewards_exchange, "reward.granted").await;
     let e = app.create_event(json!({"maxClaims": 3})).await;
     let id = e["id"].as_str().unwrap();
     let store = &app.state.store;
@@ -351,11 +369,10 @@ async fn a_crash_after_the_approval_insert_is_finished_without_double_grant_or_s
         decided_at: None,
         revocation: None,
     };
-    // Crashed after stock + approval, before the decision was stored.
+    // Crashed after taking stock, before the decision was stored.
     let c1 = mk("crash-1");
     store.insert_claim(&c1).await.unwrap();
     store.reserve_stock(&eid(id), &c1.id, 3).await.unwrap();
-    store.insert_approval(&c1).await.unwrap();
     // Crashed after taking stock, then the event closed: the unit must come back.
     let c2 = mk("crash-2");
     store.insert_claim(&c2).await.unwrap();
@@ -369,7 +386,15 @@ async fn a_crash_after_the_approval_insert_is_finished_without_double_grant_or_s
         store.get_claim(&c1.id).await.unwrap().unwrap().status,
         ClaimStatus::Approved
     );
-    assert_eq!(store.count_grants(&eid(id)).await.unwrap(), 1);
+    assert_eq!(
+        store.stock_count(&eid(id)).await.unwrap(),
+        2,
+        "the unit taken before the crash is the approval's"
+    );
+    grants
+        .expect_one_grant_each(&HashSet::from([c1.id.to_string()]))
+        .await;
+    grants.close().await;
     // Close the event, then the second claim is rejected and gives its unit back.
     let r = app
         .request(
@@ -409,14 +434,13 @@ async fn grants_approved_while_rabbitmq_is_unreachable_are_published_later() {
     let d = a.get(&format!("/claims/{claim_id}"), &user).await;
     assert_eq!(d.body["status"], "APPROVED");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(
+    assert!(
         a.state
             .store
-            .outbox_status(&cid(&claim_id))
+            .grant_unconfirmed(&cid(&claim_id))
             .await
-            .unwrap()
-            .as_deref(),
-        Some("PENDING")
+            .unwrap(),
+        "reward.granted waits in the outbox"
     );
     // RabbitMQ becomes reachable (instance B with the real URL, same DB): the grant goes out.
     let mut real = s.clone();
@@ -432,16 +456,14 @@ async fn grants_approved_while_rabbitmq_is_unreachable_are_published_later() {
     assert_eq!(msg.message_id.as_deref(), Some(claim_id.as_str()));
     assert_eq!(msg.body["claimId"], claim_id.as_str());
     wait_until(Duration::from_secs(5), || async {
-        a.state
+        !a.state
             .store
-            .outbox_status(&cid(&claim_id))
+            .grant_unconfirmed(&cid(&claim_id))
             .await
             .unwrap()
-            .as_deref()
-            == Some("SENT")
     })
     .await
-    .expect("outbox marked sent");
+    .expect("outbox record removed once confirmed");
     probe.close().await;
     let mut a = a;
     a.stop().await;
@@ -593,6 +615,7 @@ async fn a_worker_process_killed_mid_batch_still_leaves_every_claim_decided_once
         s.claims.lease_seconds = 2;
     })
     .await;
+    let grants = Probe::bind(&a.settings.amqp.rewards_exchange, "reward.granted").await;
     let e = a.create_event(json!({"maxClaims": 15})).await;
     let id = e["id"].as_str().unwrap();
     let ids = claim_concurrently(&[&a], id, 40).await;
@@ -628,22 +651,34 @@ async fn a_worker_process_killed_mid_batch_still_leaves_every_claim_decided_once
     // A fresh worker process picks up what the killed one left (unacked or leased).
     let mut second = spawn_worker();
     let mut approved = HashSet::new();
+    let mut approved_ids = HashSet::new();
     for c in &ids {
         let d = a.wait_decided(c).await;
         if d["status"] == "APPROVED" {
             assert!(approved.insert(d["userId"].as_str().unwrap().to_string()));
+            approved_ids.insert(c.clone());
         } else {
             assert_eq!(d["reason"], "OUT_OF_STOCK", "{d:?}");
         }
     }
+    // Every approval's reward.granted goes out (one the killed worker had published but not
+    // yet recorded as confirmed may go out twice: consumers dedupe on the message id).
+    let mut published = HashSet::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while published != approved_ids && std::time::Instant::now() < deadline {
+        if let Some(m) = grants.next(Duration::from_secs(1)).await {
+            published.extend(m.message_id);
+        }
+    }
+    assert_eq!(published, approved_ids, "a reward.granted per approval");
+    grants.close().await;
     let _ = second.kill();
     let _ = second.wait();
     eprintln!("claims still pending right after the kill: {after_kill}");
     let store = &a.state.store;
     assert_eq!(approved.len(), 15);
     assert_eq!(store.stock_count(&eid(id)).await.unwrap(), 15);
-    assert_eq!(store.count_approvals(&eid(id)).await.unwrap(), 15);
-    assert_eq!(store.count_grants(&eid(id)).await.unwrap(), 15);
+    assert_eq!(approved_count(store, id).await, 15);
     a.cleanup().await;
 }
 

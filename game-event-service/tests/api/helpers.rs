@@ -554,6 +554,39 @@ impl Probe {
         }
     }
 
+    /// Every message until none arrived for `quiet` (at most `max` in all).
+    pub async fn until_quiet(&self, quiet: Duration, max: Duration) -> Vec<ProbeMessage> {
+        let deadline = Instant::now() + max;
+        let mut out = Vec::new();
+        while Instant::now() < deadline {
+            match self.next(quiet).await {
+                Some(m) => out.push(m),
+                None => break,
+            }
+        }
+        out
+    }
+
+    /// Asserts one `reward.granted` per id of `approved` and nothing else: none missing,
+    /// none published twice.
+    pub async fn expect_one_grant_each(&self, approved: &std::collections::HashSet<String>) {
+        let got = self
+            .until_quiet(Duration::from_secs(2), Duration::from_secs(60))
+            .await;
+        let ids: Vec<String> = got.iter().filter_map(|m| m.message_id.clone()).collect();
+        let distinct: std::collections::HashSet<String> = ids.iter().cloned().collect();
+        assert_eq!(&distinct, approved, "one reward.granted per approved claim");
+        assert_eq!(
+            ids.len(),
+            approved.len(),
+            "no reward.granted published twice"
+        );
+        for m in &got {
+            assert_eq!(m.routing_key, "reward.granted");
+            assert_eq!(m.body["claimId"].as_str(), m.message_id.as_deref());
+        }
+    }
+
     /// Publishes as the tests' broker user with exactly these properties (no confirm): what a
     /// misbehaving or hostile publisher would send.
     pub async fn publish_raw(

@@ -47,7 +47,6 @@ async fn a_recurring_event_takes_one_approval_per_user_and_period_within_the_per
         Claim::request(&event, old.user_id.clone(), now).key()
     );
     app.state.store.insert_claim(&old).await.unwrap();
-    app.state.store.insert_approval(&old).await.unwrap();
     let d = approved(&app, id, "p-2").await;
     assert_eq!(d["status"], "APPROVED", "{d:?}");
 
