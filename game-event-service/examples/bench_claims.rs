@@ -14,8 +14,10 @@
 //! REDIS_URL / AMQP_URL as for the tests. Prints one JSON object per workload.
 #[path = "support/auth_stub.rs"]
 mod auth_stub;
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use game_event_service::configuration::{AmqpSettings, Settings};
+use game_event_service::domain::activity::Activity;
+use game_event_service::domain::UserId;
 use game_event_service::startup::Application;
 use mongodb::bson::{doc, Document};
 use secrecy::SecretString;
@@ -150,24 +152,27 @@ async fn main() -> anyhow::Result<()> {
         ("hot", vec![hot.clone()], hot_users, 128, Some(hot_stock)),
     ];
     for (name, events, users, connections, stock) in workloads {
-        // Every claimant logged in once (the events' condition), written straight to the store.
+        // Every claimant logged in once (the events' condition), recorded as the service
+        // records activity (the record and its totals).
         let mut claims = Vec::new();
         let mut logins = Vec::new();
         for (e, event) in events.iter().enumerate() {
             for u in 0..users {
                 let user = format!("{name}-{e}-{u}");
-                logins.push(
-                    doc! {"_id": format!("login-{user}"), "userId": &user, "key": "login",
-                    "value": 1_i64, "occurredAt": mongodb::bson::DateTime::now(),
-                    "occurredMs": chrono::Utc::now().timestamp_millis(),
-                    "recordedAt": mongodb::bson::DateTime::now()},
-                );
+                logins.push(Activity {
+                    id: format!("login-{user}"),
+                    user_id: UserId::parse(&user).expect("user id"),
+                    key: "login".into(),
+                    value: 1,
+                    occurred_at: chrono::Utc::now(),
+                    subject_user_id: None,
+                });
                 claims.push((event.clone(), token(&user, &["USER"])));
             }
         }
-        probe
-            .collection::<Document>("activities")
-            .insert_many(logins)
+        futures_util::stream::iter(logins.iter().map(|a| state.store.insert_activity(a)))
+            .buffer_unordered(32)
+            .try_collect::<Vec<bool>>()
             .await?;
         let result = run_workload(
             name,

@@ -14,17 +14,18 @@ use super::RETRY_PAUSE;
 use crate::cache::Catalog;
 use crate::claims::ClaimMessage;
 use crate::domain::claim::{Claim, ClaimStatus, Decision, RejectReason};
-use crate::domain::conditions::{keys_needed, Facts, Window};
+use crate::domain::conditions::Facts;
 use crate::domain::eligibility::{verdict, Stock};
 use crate::domain::event::Event;
 use crate::domain::stock::{takes, ALL_TIME};
-use crate::domain::{BatchId, ClaimId, EventId, UserId};
+use crate::domain::{BatchId, ClaimId, EventId};
 use crate::metrics::Metrics;
 use crate::mq::{Delivery, Outcome};
+use crate::store::activity_totals::FactsWanted;
 use crate::store::claims::Evaluation;
 use crate::store::grant_outbox::reward_granted;
 use crate::store::Store;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -310,52 +311,35 @@ impl Decider {
         Ok(events)
     }
 
-    /// The facts of every claim that needs them, from one query for the whole batch.
+    /// The facts of every claim that needs them, from one read for the whole batch.
     async fn facts_of(
         &self,
         batch: &[Pending],
         events: &Events,
         now: chrono::DateTime<chrono::Utc>,
     ) -> anyhow::Result<HashMap<ClaimId, Facts>> {
-        let mut users: Vec<UserId> = Vec::new();
-        let mut keys: HashSet<String> = HashSet::new();
-        let mut window: Option<Window> = None;
-        let mut wanted: Vec<(&Claim, &Event)> = Vec::new();
-        for p in batch {
-            let c = &p.claim;
-            let Some(e) = events.get(&c.event_id).and_then(|e| e.as_deref()) else {
-                continue;
-            };
-            if !e.is_open_at(now) || e.conditions.is_empty() {
-                continue;
-            }
-            users.push(c.user_id.clone());
-            keys.extend(keys_needed(&e.conditions));
-            let w = e.claim_window(c.period.as_ref());
-            window = Some(match window {
-                None => w,
-                Some(u) => Window {
-                    starts_at: u.starts_at.min(w.starts_at),
-                    ends_at: u.ends_at.max(w.ends_at),
-                },
-            });
-            wanted.push((c, e));
-        }
-        let Some(window) = window else {
-            return Ok(HashMap::new());
-        };
-        users.sort();
-        users.dedup();
-        let keys: Vec<String> = keys.into_iter().collect();
-        let records = self.store.records_of(&users, &keys, window).await?;
-        Ok(wanted
-            .into_iter()
-            .map(|(c, e)| {
-                let mine = records.get(&c.user_id).map(Vec::as_slice).unwrap_or(&[]);
-                let f = Facts::gather(mine, e.claim_window(c.period.as_ref()), &e.conditions);
-                (c.id.clone(), f)
+        let (claims, wanted): (Vec<&ClaimId>, Vec<FactsWanted>) = batch
+            .iter()
+            .filter_map(|p| {
+                let c = &p.claim;
+                let e = events.get(&c.event_id)?.as_deref()?;
+                if !e.is_open_at(now) || e.conditions.is_empty() {
+                    return None;
+                }
+                let wanted = FactsWanted {
+                    user: &c.user_id,
+                    window: e.claim_window(c.period.as_ref()),
+                    tz: e.tz(),
+                    conditions: &e.conditions,
+                };
+                Some((&c.id, wanted))
             })
-            .collect())
+            .unzip();
+        if wanted.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let facts = self.store.facts_of(&wanted).await?;
+        Ok(claims.into_iter().cloned().zip(facts).collect())
     }
 
     /// Rejected claims of limited events give back any unit they hold (from this batch or an

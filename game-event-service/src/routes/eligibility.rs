@@ -46,7 +46,7 @@ pub async fn eligibility(
     let window = e.claim_window(period.as_ref());
     let facts = state
         .store
-        .facts_for(&id.user_id, window, &e.conditions)
+        .facts_for(&id.user_id, window, e.tz(), &e.conditions)
         .await?;
     let existing = state
         .store

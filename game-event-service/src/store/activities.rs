@@ -1,8 +1,7 @@
 //! Activity records keyed by their id: inserting twice is the "applied at most once" check.
 use super::{is_duplicate_key, now_ms, to_bson_dt, Store, StoreError, StoreResult};
 use crate::domain::activity::{Activity, LOGIN};
-use crate::domain::conditions::{keys_needed, Fact, Facts, Window};
-use crate::domain::event::Condition;
+use crate::domain::conditions::{Fact, Window};
 use crate::domain::UserId;
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, DateTime as BsonDateTime, Document};
@@ -149,23 +148,9 @@ impl Store {
         Ok(())
     }
 
-    /// Loads only what the conditions need, restricted to the window.
-    pub async fn facts_for(
-        &self,
-        user_id: &UserId,
-        window: Window,
-        conditions: &[Condition],
-    ) -> StoreResult<Facts> {
-        let keys = keys_needed(conditions);
-        let records = self
-            .records_of(std::slice::from_ref(user_id), &keys, window)
-            .await?;
-        let mine = records.get(user_id).map(Vec::as_slice).unwrap_or_default();
-        Ok(Facts::gather(mine, window, conditions))
-    }
-
-    /// Every record of `users` with one of `keys` inside `window`, per user: one query for a
-    /// whole batch of claims (the `{userId, key, occurredMs}` index serves it).
+    /// Every record of `users` with one of `keys` inside `window`, per user, in one query (the
+    /// `{userId, key, occurredMs}` index serves it): what answers the slots of the totals a
+    /// window edge cuts.
     pub async fn records_of(
         &self,
         users: &[UserId],

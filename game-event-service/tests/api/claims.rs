@@ -93,6 +93,41 @@ async fn unmet_conditions_reject_with_progress_and_the_user_may_claim_again() {
 }
 
 #[tokio::test]
+async fn a_window_edge_inside_a_quarter_hour_counts_only_the_records_after_it() {
+    // Totals are kept per quarter hour: a window that starts 7 minutes into one must read that
+    // quarter hour's records instead (one before the edge, one after it).
+    let app = spawn_app().await;
+    let hour_ago = Utc::now() - chrono::Duration::hours(1);
+    let quarter = chrono::Duration::minutes(15).num_milliseconds();
+    let slot = hour_ago.timestamp_millis() / quarter * quarter;
+    let starts_at = chrono::DateTime::<Utc>::from_timestamp_millis(slot).unwrap()
+        + chrono::Duration::minutes(7);
+    let e = app
+        .create_event(json!({"startsAt": starts_at.to_rfc3339(),
+            "conditions": [{"type": "COUNTER", "key": "kills", "threshold": 6}]}))
+        .await;
+    let id = e["id"].as_str().unwrap();
+    let minutes = chrono::Duration::minutes;
+    app.record("u-edge", "kills", 3, starts_at - minutes(1))
+        .await;
+    app.record("u-edge", "kills", 3, starts_at + minutes(1))
+        .await;
+    app.record("u-edge", "kills", 2, starts_at + minutes(30))
+        .await;
+    let user = app.token("u-edge", &["USER"]);
+    let r = app.claim(id, &user, &[("Prefer", "wait=10")]).await;
+    assert_eq!(r.body["status"], "REJECTED", "{:?}", r.body);
+    assert_eq!(r.body["progress"][0]["current"], 5, "{:?}", r.body);
+    // The preview reads the same facts.
+    let p = app.get(&format!("/events/{id}/eligibility"), &user).await;
+    assert_eq!(p.body["conditions"][0]["current"], 5, "{:?}", p.body);
+    app.record("u-edge", "kills", 1, starts_at).await;
+    let r = app.claim(id, &user, &[("Prefer", "wait=10")]).await;
+    assert_eq!(r.body["status"], "APPROVED", "{:?}", r.body);
+    app.cleanup().await;
+}
+
+#[tokio::test]
 async fn second_claim_while_pending_or_approved_is_409_with_the_existing_claim() {
     let app = spawn_app_with(|s| s.claims.worker_enabled = false).await;
     let e = app.create_event(json!({})).await;
@@ -725,13 +760,22 @@ async fn records_stored_before_occurred_ms_existed_count_once_the_startup_backfi
         .await;
     let id = e["id"].as_str().unwrap();
     app.ensure_registered("u-legacy").await;
-    // A record as an older release wrote it: no `occurredMs`, totals applied.
+    // A record as an older release wrote it: totals applied, no `occurredMs`.
     let db = &app.state.store.db;
     let when = mongodb::bson::DateTime::from_chrono(days_ago(1));
+    let legacy = game_event_service::domain::activity::Activity {
+        id: "legacy-1".into(),
+        user_id: UserId::parse("u-legacy").unwrap(),
+        key: "kills".into(),
+        value: 5,
+        occurred_at: when.to_chrono(),
+        subject_user_id: None,
+    };
+    app.state.store.insert_activity(&legacy).await.unwrap();
     db.collection::<mongodb::bson::Document>("activities")
-        .insert_one(
-            mongodb::bson::doc! {"_id": "legacy-1", "userId": "u-legacy",
-            "key": "kills", "value": 5_i64, "occurredAt": when, "recordedAt": when},
+        .update_one(
+            mongodb::bson::doc! {"_id": "legacy-1"},
+            mongodb::bson::doc! {"$unset": {"occurredMs": ""}},
         )
         .await
         .unwrap();
