@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
 pub const COLLECTION: &str = "claims";
+/// The startup step that gives PENDING claims of older versions their `pendingSince`.
+pub const PENDING_SINCE: &str = "claims.pendingSince";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -46,6 +48,10 @@ pub struct ClaimDoc {
     /// Epoch ms until which the sweeper will not republish this claim again.
     #[serde(default)]
     pub sweep_until: i64,
+    /// `requestedAt` in epoch ms while PENDING, absent once decided: its sparse index holds the
+    /// claims in flight only, which is all the sweeper looks for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_since: Option<i64>,
     /// `eventId:userId[:period]` while PENDING, APPROVED or REVOKED (unless the revoke allowed
     /// a new claim), absent once REJECTED: its unique (sparse) index is the "one open claim per
     /// user, event and period" rule.
@@ -113,6 +119,8 @@ impl From<&Claim> for ClaimDoc {
             }),
             lease_until: 0,
             sweep_until: 0,
+            pending_since: (c.status == ClaimStatus::Pending)
+                .then(|| c.requested_at.timestamp_millis()),
             open_key: holds_key(c).then(|| c.key()),
             lease_owner: None,
             decided_in: None,
@@ -293,6 +301,18 @@ impl Store {
         self.still_leased(ids, owner).await
     }
 
+    /// PENDING claims stored before `pendingSince` existed become due for the sweeper at once
+    /// (a republish is harmless: a decided claim's message is only acked).
+    pub async fn mark_legacy_pending(&self) -> StoreResult<()> {
+        self.claims()
+            .update_many(
+                doc! {"status": "PENDING", "pendingSince": {"$exists": false}},
+                doc! {"$set": {"pendingSince": 0_i64}},
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Which of `ids` are still PENDING and leased by `owner`.
     pub async fn still_leased(
         &self,
@@ -384,10 +404,10 @@ impl Store {
         limit: i64,
     ) -> StoreResult<Vec<ClaimId>> {
         let now = now_ms();
-        let cutoff = BsonDateTime::from_millis(now - older_than_ms);
+        let cutoff = now - older_than_ms;
         let candidates: Vec<ClaimDoc> = self
             .claims()
-            .find(doc! {"status": "PENDING", "requestedAt": {"$lt": cutoff}, "sweepUntil": {"$lt": now}})
+            .find(doc! {"pendingSince": {"$lt": cutoff}, "sweepUntil": {"$lt": now}})
             .limit(limit)
             .await?
             .try_collect()

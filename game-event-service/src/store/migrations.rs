@@ -23,6 +23,30 @@ pub struct Backfill {
 }
 
 impl Store {
+    /// Runs `step` unless a marker says it ran, then leaves the marker. The step must be safe
+    /// to repeat: instances starting together may both run it.
+    pub async fn once<F, Fut>(&self, name: &str, step: F) -> StoreResult<()>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = StoreResult<()>>,
+    {
+        let marks = self.db.collection::<Document>(MARKS);
+        if marks.find_one(doc! {"_id": name}).await?.is_some() {
+            return Ok(());
+        }
+        step().await?;
+        self.mark_done(name).await
+    }
+
+    async fn mark_done(&self, name: &str) -> StoreResult<()> {
+        let mark = doc! {"_id": name, "at": mongodb::bson::DateTime::now()};
+        match self.db.collection::<Document>(MARKS).insert_one(mark).await {
+            Ok(_) => Ok(()),
+            Err(e) if super::is_duplicate_key(&e) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     pub async fn backfill(&self, b: &Backfill) -> StoreResult<()> {
         let marks = self.db.collection::<Document>(MARKS);
         if marks.find_one(doc! {"_id": b.name}).await?.is_some() {
@@ -52,11 +76,6 @@ impl Store {
             }
             self.update_each(b.collection, statements).await?;
         }
-        let mark = doc! {"_id": b.name, "at": mongodb::bson::DateTime::now()};
-        match marks.insert_one(mark).await {
-            Ok(_) => Ok(()),
-            Err(e) if super::is_duplicate_key(&e) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        self.mark_done(b.name).await
     }
 }

@@ -233,6 +233,11 @@ impl Store {
                 idx(doc! {"eventId": 1, "requestedAt": -1}),
                 idx(doc! {"status": 1, "requestedAt": 1}),
                 idx(doc! {"eventId": 1, "period.startsAt": 1, "status": 1}),
+                // Claims in flight, for the sweeper (few, so sparse).
+                IndexModel::builder()
+                    .keys(doc! {"pendingSince": 1})
+                    .options(IndexOptions::builder().sparse(true).build())
+                    .build(),
                 // Revocations whose follow-up steps a crash interrupted (few, so sparse).
                 IndexModel::builder()
                     .keys(doc! {"revokePending": 1})
@@ -243,6 +248,8 @@ impl Store {
                     .options(IndexOptions::builder().unique(true).sparse(true).build())
                     .build(),
             ])
+            .await?;
+        self.once(claims::PENDING_SINCE, || self.mark_legacy_pending())
             .await?;
         self.db
             .collection::<mongodb::bson::Document>(events::COLLECTION)

@@ -341,6 +341,70 @@ async fn two_worker_instances_on_one_queue_never_approve_twice() {
 }
 
 #[tokio::test]
+async fn duplicate_deliveries_of_claims_without_stock_are_decided_once_with_one_grant_each() {
+    // No stock, so no lease: the conditional decision write alone keeps them exactly-once.
+    let a = spawn_app().await;
+    let b = spawn_sibling(&a, |_| {}).await;
+    let grants = Probe::bind(&a.settings.amqp.rewards_exchange, "reward.granted").await;
+    let e = a.create_event(json!({})).await;
+    let id = e["id"].as_str().unwrap();
+    let ids = claim_concurrently(&[&a, &b], id, 40).await;
+    for c in &ids {
+        a.state.claim_queue.publish(&cid(c)).await.unwrap();
+        b.state.claim_queue.publish(&cid(c)).await.unwrap();
+    }
+    let mut decided_at = std::collections::HashMap::new();
+    for c in &ids {
+        let d = a.wait_decided(c).await;
+        assert_eq!(d["status"], "APPROVED", "{d:?}");
+        decided_at.insert(c.clone(), d["decidedAt"].clone());
+    }
+    grants
+        .expect_one_grant_each(&ids.iter().cloned().collect())
+        .await;
+    // Nothing overwrote a decision once stored.
+    for c in &ids {
+        let d = a.get(&format!("/claims/{c}"), &a.admin()).await;
+        assert_eq!(d.body["decidedAt"], decided_at[c]);
+    }
+    grants.close().await;
+    let mut b = b;
+    b.stop().await;
+    a.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_pending_claim_of_an_older_version_is_swept_after_the_startup_step() {
+    // Stored as versions before `pendingSince` did; its message was lost.
+    let app = spawn_app_with(|s| s.claims.pending_redelivery_seconds = 1).await;
+    let e = app.create_event(json!({})).await;
+    let id = e["id"].as_str().unwrap();
+    let db = &app.state.store.db;
+    let claims = db.collection::<mongodb::bson::Document>("claims");
+    claims
+        .insert_one(
+            mongodb::bson::doc! {"_id": "legacy-pending-1", "eventId": id,
+            "userId": "u-legacy-pending", "status": "PENDING", "rewards": [],
+            "requestedAt": mongodb::bson::DateTime::now(), "leaseUntil": 0_i64,
+            "sweepUntil": 0_i64, "openKey": format!("{id}:u-legacy-pending")},
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let r = app.get("/claims/legacy-pending-1", &app.admin()).await;
+    assert_eq!(r.body["status"], "PENDING", "not swept before the step");
+    db.collection::<mongodb::bson::Document>("migrations")
+        .delete_one(mongodb::bson::doc! {"_id": "claims.pendingSince"})
+        .await
+        .unwrap();
+    // What the next startup does.
+    app.state.store.ensure_indexes().await.unwrap();
+    let d = app.wait_decided("legacy-pending-1").await;
+    assert_eq!(d["status"], "APPROVED", "{d:?}");
+    app.cleanup().await;
+}
+
+#[tokio::test]
 async fn claims_left_pending_are_decided_once_a_worker_runs() {
     // Instance A accepts claims but runs no worker (as if every worker had died).
     let a = spawn_app_with(|s| {
