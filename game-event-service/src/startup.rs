@@ -312,9 +312,10 @@ impl Application {
                     openapi_doc::complete(&mut spec, &openapi_doc::GAME_EVENT_SERVICE);
                     app.service(openapi_doc::Serve::new("/openapi.json", &spec))
                 })
-                // Registered after the completed documents, so only Swagger UI uses these.
-                .with_json_spec_at("/swagger.json")
-                .with_json_spec_v3_at("/openapi.json")
+                // Swagger UI needs a document path; paperclip's own handler registered here is
+                // shadowed by the completed document above. Its v3 twin is not registered: it
+                // would keep a converted copy of the whole document in every worker.
+                .with_json_spec_at("/openapi.json")
                 .with_swagger_ui_at("/docs")
                 .build()
                 .default_service(aweb::to(routes::route_not_found))
