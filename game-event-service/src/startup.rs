@@ -117,7 +117,8 @@ async fn build_state(settings: Settings, logger: slog::Logger) -> anyhow::Result
             Duration::from_secs(settings.claims.lease_seconds),
             outbox.clone(),
         )
-        .with_feed(live.clone()),
+        .with_feed(live.clone())
+        .trusting(crate::mq::amqp_user(settings.amqp.url.expose_secret()).ok()),
         live,
         claim_queue,
         settings,

@@ -1,5 +1,5 @@
 //! The claims queue: one message per claim to decide, keyed by the claim id.
-use crate::domain::claim::Claim;
+use crate::domain::claim::{Claim, ClaimStatus};
 use crate::domain::{ClaimId, EventId, UserId};
 use crate::mq::{Broker, PublishError};
 use serde::{Deserialize, Serialize};
@@ -14,11 +14,21 @@ pub struct ClaimMessage {
     pub event_id: Option<EventId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<UserId>,
+    /// The claim as accepted (PENDING): a claim does not change before its decision, so a
+    /// worker can decide it without reading it first. Absent in the sweeper's messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<Claim>,
 }
 
 impl ClaimMessage {
     pub fn parse(body: &[u8]) -> Result<Self, serde_json::Error> {
         serde_json::from_slice(body)
+    }
+
+    /// The PENDING claim the message carries, if it carries one for its own id.
+    pub fn pending_claim(self) -> Option<Claim> {
+        self.claim
+            .filter(|c| c.id == self.claim_id && c.status == ClaimStatus::Pending)
     }
 }
 
@@ -50,16 +60,18 @@ impl ClaimQueue {
             claim_id: claim_id.clone(),
             event_id: None,
             user_id: None,
+            claim: None,
         })
         .await
     }
 
-    /// As `publish`, with the claim's event and user as routing hints.
+    /// As `publish`, with the claim itself (and its event and user as routing hints).
     pub async fn publish_claim(&self, claim: &Claim) -> Result<(), PublishError> {
         self.send(ClaimMessage {
             claim_id: claim.id.clone(),
             event_id: Some(claim.event_id.clone()),
             user_id: Some(claim.user_id.clone()),
+            claim: Some(claim.clone()),
         })
         .await
     }

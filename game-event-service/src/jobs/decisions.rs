@@ -40,6 +40,24 @@ pub struct Decider {
     outbox: Handoff,
     /// Announces stored decisions to the live streams of every instance (`Decider::with_feed`).
     feed: crate::streams::LiveFeed,
+    /// The broker user whose messages' claims are believed (`Decider::trusting`).
+    trusted_publisher: Option<String>,
+}
+
+/// A claim to decide: carried by its message (as accepted, PENDING), or to be read first.
+#[derive(Clone)]
+enum Work {
+    Carried(Box<Claim>),
+    Read(ClaimId),
+}
+
+impl Work {
+    fn id(&self) -> &ClaimId {
+        match self {
+            Work::Carried(c) => &c.id,
+            Work::Read(id) => id,
+        }
+    }
 }
 
 /// Per (event, stock): its size and the (batch index, unit holder) pairs that want a unit.
@@ -73,6 +91,7 @@ impl Decider {
             lease: lease.max(Duration::from_secs(1)),
             outbox,
             feed: Default::default(),
+            trusted_publisher: None,
         }
     }
 
@@ -80,30 +99,41 @@ impl Decider {
     /// store cannot decide does not hold back the others.
     pub async fn handle_batch(&self, deliveries: Vec<Delivery>) -> Vec<Outcome> {
         let mut outcomes = vec![Outcome::Ack; deliveries.len()];
-        let mut ids: Vec<(usize, ClaimId)> = Vec::new();
+        let mut work: Vec<(usize, Work)> = Vec::new();
         for (i, d) in deliveries.iter().enumerate() {
             match ClaimMessage::parse(&d.body) {
-                Ok(m) => ids.push((i, m.claim_id)),
+                Ok(m) => {
+                    let id = m.claim_id.clone();
+                    // Only another instance of this service is believed about the claim.
+                    let trusted = self.trusted_publisher.is_some()
+                        && d.user_id.as_deref() == self.trusted_publisher.as_deref();
+                    let w = match m.pending_claim().filter(|_| trusted) {
+                        Some(claim) => Work::Carried(Box::new(claim)),
+                        None => Work::Read(id),
+                    };
+                    work.push((i, w));
+                }
                 Err(e) => {
                     slog::warn!(self.logger, "malformed claim message"; "error" => e.to_string());
                     outcomes[i] = Outcome::DeadLetter;
                 }
             }
         }
-        let all: Vec<ClaimId> = ids.iter().map(|(_, c)| c.clone()).collect();
-        let Err(e) = self.process_batch(&all).await else {
+        let all: Vec<Work> = work.iter().map(|(_, w)| w.clone()).collect();
+        let Err(e) = self.process_work(all).await else {
             return outcomes;
         };
-        if let [(i, id)] = ids.as_slice() {
+        if let [(i, w)] = work.as_slice() {
             slog::warn!(self.logger, "claim processing failed";
-                "claimId" => id.as_str(), "error" => format!("{e:#}"));
+                "claimId" => w.id().as_str(), "error" => format!("{e:#}"));
             outcomes[*i] = Outcome::Requeue;
             tokio::time::sleep(RETRY_PAUSE).await;
             return outcomes;
         }
         let mut failed = false;
-        for (i, id) in ids {
-            if let Err(e) = self.process_batch(std::slice::from_ref(&id)).await {
+        for (i, w) in work {
+            let id = w.id().clone();
+            if let Err(e) = self.process_work(vec![w]).await {
                 slog::warn!(self.logger, "claim processing failed";
                     "claimId" => id.as_str(), "error" => format!("{e:#}"));
                 outcomes[i] = Outcome::Requeue;
@@ -114,6 +144,14 @@ impl Decider {
             tokio::time::sleep(RETRY_PAUSE).await;
         }
         outcomes
+    }
+
+    /// Believes the claims carried by messages this broker user published (the service's own
+    /// instances; RabbitMQ refuses a `user_id` other than the publishing connection's):
+    /// those are decided without reading them first.
+    pub fn trusting(mut self, publisher: Option<String>) -> Self {
+        self.trusted_publisher = publisher;
+        self
     }
 
     /// Has the decider announce what it stores to the live streams.
@@ -129,9 +167,27 @@ impl Decider {
 
     /// Decides the claims of `ids` that are PENDING and not leased by another batch.
     pub async fn process_batch(&self, ids: &[ClaimId]) -> anyhow::Result<()> {
-        let t = Instant::now();
-        let claims = self.store.pending_claims(ids).await?;
-        self.metrics.step("read", t);
+        self.process_work(ids.iter().cloned().map(Work::Read).collect())
+            .await
+    }
+
+    async fn process_work(&self, work: Vec<Work>) -> anyhow::Result<()> {
+        let mut claims: Vec<Claim> = Vec::with_capacity(work.len());
+        let mut to_read: Vec<ClaimId> = Vec::new();
+        for w in work {
+            match w {
+                Work::Carried(c) => claims.push(*c),
+                Work::Read(id) => to_read.push(id),
+            }
+        }
+        if !to_read.is_empty() {
+            let t = Instant::now();
+            claims.extend(self.store.pending_claims(&to_read).await?);
+            self.metrics.step("read", t);
+        }
+        // Two deliveries of one claim in one batch are one claim to decide.
+        let mut seen = std::collections::HashSet::new();
+        claims.retain(|c| seen.insert(c.id.clone()));
         if claims.is_empty() {
             return Ok(());
         }

@@ -678,6 +678,45 @@ async fn malformed_claim_messages_go_to_the_dead_letter_queue() {
     app.cleanup().await;
 }
 
+#[tokio::test]
+async fn a_claim_carried_by_a_message_from_another_publisher_is_read_from_the_store() {
+    let app = spawn_app_with(|s| s.claims.worker_enabled = false).await;
+    let e = app.create_event(json!({})).await;
+    let id = e["id"].as_str().unwrap();
+    let event: game_event_service::domain::event::Event =
+        serde_json::from_value(app.get(&format!("/events/{id}"), &app.admin()).await.body).unwrap();
+    let stored = Claim::request(&event, UserId::parse("u-carried").unwrap(), Utc::now());
+    app.state.store.insert_claim(&stored).await.unwrap();
+    // The same claim id carried with other rewards, by a publisher that sets no user_id (as
+    // anyone but this service's instances would): not believed.
+    let mut forged = stored.clone();
+    forged.rewards[0].quantity = 999_999;
+    let body = serde_json::to_vec(&json!({"claimId": stored.id, "claim": forged})).unwrap();
+    let probe = Probe::bind(&app.settings.amqp.rewards_exchange, "reward.granted").await;
+    probe
+        .publish_raw("", &app.settings.amqp.claims_queue, &body, None, None)
+        .await;
+    let worker = spawn_sibling(&app, |s| s.claims.worker_enabled = true).await;
+    let d = app.wait_decided(stored.id.as_str()).await;
+    assert_eq!(d["status"], "APPROVED", "{d:?}");
+    assert_eq!(
+        d["rewards"][0]["quantity"],
+        json!(stored.rewards[0].quantity)
+    );
+    let granted = probe
+        .next(Duration::from_secs(20))
+        .await
+        .expect("reward.granted");
+    assert_eq!(
+        granted.body["rewards"][0]["quantity"],
+        json!(stored.rewards[0].quantity)
+    );
+    probe.close().await;
+    let mut worker = worker;
+    worker.stop().await;
+    app.cleanup().await;
+}
+
 fn settings_env(s: &Settings) -> Vec<(String, String)> {
     use secrecy::ExposeSecret;
     vec![
