@@ -25,7 +25,7 @@ use crate::store::activity_totals::FactsWanted;
 use crate::store::claims::Evaluation;
 use crate::store::grant_outbox::reward_granted;
 use crate::store::Store;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -71,6 +71,8 @@ struct Pending {
     claim: Claim,
     /// Evaluated under this batch's lease (it may take or give back stock).
     leased: bool,
+    /// Its event's stock has no unit left and it holds none: rejected without a lease.
+    sold_out: bool,
     decision: Option<Decision>,
 }
 
@@ -192,10 +194,13 @@ impl Decider {
             return Ok(());
         }
         let events = self.events_of(&claims).await?;
+        let t = Instant::now();
+        let sold_out = self.sold_out(&claims, &events).await?;
+        self.metrics.step("sold_out", t);
         let owner = crate::domain::new_id();
         let stock_takers: Vec<ClaimId> = claims
             .iter()
-            .filter(|c| may_take_stock(&events, c))
+            .filter(|c| may_take_stock(&events, c) && !sold_out.contains(&c.id))
             .map(|c| c.id.clone())
             .collect();
         let t = Instant::now();
@@ -208,10 +213,12 @@ impl Decider {
             .into_iter()
             .filter_map(|claim| {
                 let leased = leased.contains(&claim.id);
+                let sold_out = sold_out.contains(&claim.id);
                 // A claim that takes stock and is leased by another batch is theirs to decide.
-                (leased || !may_take_stock(&events, &claim)).then_some(Pending {
+                (leased || sold_out || !may_take_stock(&events, &claim)).then_some(Pending {
                     claim,
                     leased,
+                    sold_out,
                     decision: None,
                 })
             })
@@ -247,9 +254,12 @@ impl Decider {
             };
             let no_facts = Facts::default();
             let f = facts.get(&c.id).unwrap_or(&no_facts);
-            let stock = match p.leased {
-                true => Stock::TakenOnApproval,
-                false => Stock::Unlimited,
+            let stock = if p.leased {
+                Stock::TakenOnApproval
+            } else if p.sold_out {
+                Stock::Remaining(0)
+            } else {
+                Stock::Unlimited
             };
             let window = event.claim_window(c.period.as_ref());
             // The claim holds its key (`openKey`): no other claim of the user is open.
@@ -351,6 +361,48 @@ impl Decider {
             }
         }
         Ok(())
+    }
+
+    /// Claims whose event's stock has no unit left and that hold none: those are rejected
+    /// without a lease, since their decision moves no stock (a launch's claims after the last
+    /// unit). A claim that holds a unit (an attempt that crashed), or whose event also has a
+    /// stock per period, is left to the leased path.
+    async fn sold_out(
+        &self,
+        claims: &[Claim],
+        events: &Events,
+    ) -> anyhow::Result<HashSet<ClaimId>> {
+        let mut stocks: StockGroups = HashMap::new();
+        for (i, c) in claims.iter().enumerate() {
+            let Some(Some(e)) = events.get(&c.event_id) else {
+                continue;
+            };
+            if let [take] = takes(e, c).as_slice() {
+                stocks
+                    .entry((e.id.clone(), take.stock.clone()))
+                    .or_insert((take.max, Vec::new()))
+                    .1
+                    .push((i, take.holder.clone()));
+            }
+        }
+        let mut out = HashSet::new();
+        for ((event_id, stock), (max, wanted)) in stocks {
+            let holders: Vec<ClaimId> = wanted.iter().map(|(_, h)| h.clone()).collect();
+            let Some(holding) = self
+                .store
+                .sold_out_holding(&event_id, &stock, max, &holders)
+                .await?
+            else {
+                continue;
+            };
+            out.extend(
+                wanted
+                    .into_iter()
+                    .filter(|(_, h)| !holding.contains(h))
+                    .map(|(i, _)| claims[i].id.clone()),
+            );
+        }
+        Ok(out)
     }
 
     /// Events from the in-process catalog (read from the store at most once per TTL).

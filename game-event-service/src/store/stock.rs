@@ -241,6 +241,41 @@ impl Store {
         Ok(())
     }
 
+    /// `None` while the stock has a unit left; once it has none, which of `holders` hold one
+    /// (reserved, or counted by an attempt that stopped before its reservation). Two reads.
+    pub async fn sold_out_holding(
+        &self,
+        event_id: &EventId,
+        period: &str,
+        max: i64,
+        holders: &[ClaimId],
+    ) -> StoreResult<Option<HashSet<ClaimId>>> {
+        let shards = self.read_shards(event_id, period).await?;
+        let taken: i64 = shards.iter().map(|s| s.taken).sum();
+        if shards.len() < SHARDS as usize || taken < max {
+            return Ok(None);
+        }
+        let ids: Vec<&str> = holders.iter().map(|c| c.as_str()).collect();
+        let mut holding: HashSet<ClaimId> = self
+            .reservations()
+            .find(doc! {"_id": {"$in": &ids}})
+            .projection(doc! {"_id": 1})
+            .await?
+            .try_collect::<Vec<Document>>()
+            .await?
+            .into_iter()
+            .filter_map(|d| d.get_str("_id").ok().map(|s| ClaimId::stored(s.into())))
+            .collect();
+        let marked: HashSet<&String> = shards.iter().flat_map(|s| &s.ops).collect();
+        holding.extend(
+            holders
+                .iter()
+                .filter(|h| marked.contains(&take_marker(h)) || marked.contains(&release_marker(h)))
+                .cloned(),
+        );
+        Ok(Some(holding))
+    }
+
     /// One unit for one claim (see `take_units`).
     pub async fn reserve_stock(
         &self,

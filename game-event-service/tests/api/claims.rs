@@ -513,6 +513,37 @@ async fn a_crash_after_taking_stock_is_finished_without_double_grant_or_stock_le
 }
 
 #[tokio::test]
+async fn once_the_stock_is_gone_a_claim_holding_the_last_unit_is_still_approved() {
+    let app = spawn_app_with(|s| s.claims.worker_enabled = false).await;
+    let e = app.create_event(json!({"maxClaims": 1})).await;
+    let id = e["id"].as_str().unwrap();
+    let event: game_event_service::domain::event::Event =
+        serde_json::from_value(app.get(&format!("/events/{id}"), &app.admin()).await.body).unwrap();
+    let store = &app.state.store;
+    // An attempt took the last unit and crashed before the decision; another claim arrives.
+    let holder = Claim::request(&event, UserId::parse("last-unit").unwrap(), Utc::now());
+    let late = Claim::request(&event, UserId::parse("too-late").unwrap(), Utc::now());
+    store.insert_claim(&holder).await.unwrap();
+    store.insert_claim(&late).await.unwrap();
+    store.reserve_stock(&eid(id), &holder.id, 1).await.unwrap();
+    // Both in one batch: the stock has no unit left, so the one without a unit is rejected
+    // without a lease, while the holder is decided under one and keeps its unit.
+    app.state
+        .decider
+        .process_batch(&[late.id.clone(), holder.id.clone()])
+        .await
+        .unwrap();
+    let d = store.get_claim(&holder.id).await.unwrap().unwrap();
+    assert_eq!(d.status, ClaimStatus::Approved);
+    let d = store.get_claim(&late.id).await.unwrap().unwrap();
+    assert_eq!(d.status, ClaimStatus::Rejected);
+    assert_eq!(d.reason.map(|r| r.as_str()), Some("OUT_OF_STOCK"));
+    assert_eq!(store.stock_count(&eid(id)).await.unwrap(), 1);
+    assert_eq!(store.count_reservations(&eid(id)).await.unwrap(), 1);
+    app.cleanup().await;
+}
+
+#[tokio::test]
 async fn grants_approved_while_rabbitmq_is_unreachable_are_published_later() {
     // Instance A cannot reach RabbitMQ at all.
     let auth = std::sync::Arc::new(AuthStub::start().await);
