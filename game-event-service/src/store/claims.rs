@@ -3,7 +3,7 @@
 //! "at most one approval per user, event and period" rule.
 use super::{
     duplicate_indices, is_duplicate_key, newest_first_window, now_ms, to_bson_dt, Store,
-    StoreError, StoreResult,
+    StoreResult,
 };
 use crate::domain::claim::{claim_key, Claim, ClaimSource, ClaimStatus, RejectReason, Revocation};
 use crate::domain::conditions::ConditionProgress;
@@ -14,7 +14,7 @@ use futures_util::TryStreamExt;
 use mongodb::bson::{doc, DateTime as BsonDateTime, Document};
 use mongodb::options::InsertManyOptions;
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 pub const COLLECTION: &str = "claims";
 /// The startup step that gives PENDING claims of older versions their `pendingSince`.
@@ -173,18 +173,8 @@ pub enum Inserted {
     Exists(Box<Claim>),
 }
 
-/// How a batch evaluated a claim, which decides who may store its decision.
-#[derive(Debug, Clone, Copy)]
-pub enum Evaluation<'a> {
-    /// Under the lease of this owner: claims that take stock, whose units only one
-    /// evaluation at a time may move.
-    Leased(&'a str),
-    /// Without a lease: claims whose decision is their only write.
-    Unleased,
-}
-
 impl Store {
-    fn claims(&self) -> mongodb::Collection<ClaimDoc> {
+    pub(super) fn claims(&self) -> mongodb::Collection<ClaimDoc> {
         self.db.collection(COLLECTION)
     }
 
@@ -263,44 +253,6 @@ impl Store {
             .map(Claim::from))
     }
 
-    /// The claims of `ids` still PENDING (decided and unknown ones are left out).
-    pub async fn pending_claims(&self, ids: &[ClaimId]) -> StoreResult<Vec<Claim>> {
-        let ids: Vec<&str> = ids.iter().map(|c| c.as_str()).collect();
-        let docs: Vec<ClaimDoc> = self
-            .claims()
-            .find(doc! {"_id": {"$in": &ids}, "status": "PENDING"})
-            .await?
-            .try_collect()
-            .await?;
-        Ok(docs.into_iter().map(Claim::from).collect())
-    }
-
-    /// Takes the evaluation lease of every PENDING claim of `ids` no other batch holds;
-    /// returns the claims leased. One write, plus one read only when some were not free.
-    pub async fn lease_claims(
-        &self,
-        ids: &[ClaimId],
-        lease_ms: i64,
-        owner: &str,
-    ) -> StoreResult<HashSet<ClaimId>> {
-        if ids.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let now = now_ms();
-        let strs: Vec<&str> = ids.iter().map(|c| c.as_str()).collect();
-        let r = self
-            .claims()
-            .update_many(
-                doc! {"_id": {"$in": &strs}, "status": "PENDING", "leaseUntil": {"$lt": now}},
-                doc! {"$set": {"leaseUntil": now + lease_ms, "leaseOwner": owner}},
-            )
-            .await?;
-        if r.modified_count as usize == ids.len() {
-            return Ok(ids.iter().cloned().collect());
-        }
-        self.still_leased(ids, owner).await
-    }
-
     /// PENDING claims stored before `pendingSince` existed become due for the sweeper at once
     /// (a republish is harmless: a decided claim's message is only acked).
     pub async fn mark_legacy_pending(&self) -> StoreResult<()> {
@@ -311,88 +263,6 @@ impl Store {
             )
             .await?;
         Ok(())
-    }
-
-    /// Which of `ids` are still PENDING and leased by `owner`.
-    pub async fn still_leased(
-        &self,
-        ids: &[ClaimId],
-        owner: &str,
-    ) -> StoreResult<std::collections::HashSet<ClaimId>> {
-        let ids: Vec<&str> = ids.iter().map(|c| c.as_str()).collect();
-        let docs: Vec<Document> = self
-            .db
-            .collection::<Document>(COLLECTION)
-            .find(doc! {"_id": {"$in": ids}, "status": "PENDING", "leaseOwner": owner})
-            .projection(doc! {"_id": 1})
-            .await?
-            .try_collect()
-            .await?;
-        Ok(docs
-            .into_iter()
-            .filter_map(|d| d.get_str("_id").ok().map(|s| ClaimId::stored(s.into())))
-            .collect())
-    }
-
-    /// Hands the leases back at once (after a failure) instead of letting them expire.
-    pub async fn release_leases(&self, ids: &[ClaimId], owner: &str) -> StoreResult<()> {
-        let ids: Vec<&str> = ids.iter().map(|c| c.as_str()).collect();
-        self.claims()
-            .update_many(
-                doc! {"_id": {"$in": ids}, "status": "PENDING", "leaseOwner": owner},
-                doc! {"$set": {"leaseUntil": 0_i64}},
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// Stores the decisions of one batch in one round trip and returns the claims whose
-    /// decision landed. A claim evaluated under a lease is replaced only while this batch
-    /// holds it; one evaluated without a lease only while nobody holds a live lease on it;
-    /// either only while PENDING, so a duplicate delivery or a batch whose lease ran out
-    /// changes nothing. The decision names the batch (`decidedIn`): an approval's
-    /// `reward.granted` is due from that moment (`grant_outbox`).
-    pub async fn store_decisions(
-        &self,
-        batch: &BatchId,
-        decided: &[(Claim, Evaluation<'_>)],
-    ) -> StoreResult<HashSet<ClaimId>> {
-        let now = now_ms();
-        let mut statements = Vec::with_capacity(decided.len());
-        for (c, how) in decided {
-            let replacement = ClaimDoc {
-                decided_in: Some(batch.to_string()),
-                ..ClaimDoc::from(c)
-            };
-            let replacement = mongodb::bson::to_document(&replacement)
-                .map_err(|e| StoreError::Other(e.into()))?;
-            let filter = match how {
-                Evaluation::Leased(owner) => {
-                    doc! {"_id": c.id.as_str(), "status": "PENDING", "leaseOwner": *owner}
-                }
-                Evaluation::Unleased => {
-                    doc! {"_id": c.id.as_str(), "status": "PENDING", "leaseUntil": {"$lt": now}}
-                }
-            };
-            statements.push((filter, replacement));
-        }
-        let stored = self.update_each(COLLECTION, statements).await?;
-        if stored as usize == decided.len() {
-            return Ok(decided.iter().map(|(c, _)| c.id.clone()).collect());
-        }
-        let ids: Vec<&str> = decided.iter().map(|(c, _)| c.id.as_str()).collect();
-        let docs: Vec<Document> = self
-            .db
-            .collection::<Document>(COLLECTION)
-            .find(doc! {"_id": {"$in": ids}, "decidedIn": batch.as_str()})
-            .projection(doc! {"_id": 1})
-            .await?
-            .try_collect()
-            .await?;
-        Ok(docs
-            .into_iter()
-            .filter_map(|d| d.get_str("_id").ok().map(|s| ClaimId::stored(s.into())))
-            .collect())
     }
 
     /// PENDING claims older than `older_than_ms`, each leased to this sweeper for `lease_ms`

@@ -5,6 +5,7 @@ pub mod activity_totals;
 pub mod audit;
 pub mod claims;
 pub mod decision_feed;
+pub mod decisions;
 pub mod events;
 pub mod forecast;
 pub mod grant_outbox;

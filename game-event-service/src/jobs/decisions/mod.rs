@@ -9,25 +9,27 @@
 //! writes are stock units: claims that take one are evaluated under a lease, so one
 //! evaluation at a time moves their units, and units are held under the claim id, so a retry
 //! takes nothing twice and a rejection gives back what an earlier attempt took.
+mod batch;
+mod stock;
+
 use super::outbox_relay::Handoff;
 use super::RETRY_PAUSE;
 use crate::cache::Catalog;
 use crate::claims::ClaimMessage;
-use crate::domain::claim::{Claim, ClaimStatus, Decision, RejectReason};
+use crate::domain::claim::{Claim, ClaimStatus, RejectReason};
 use crate::domain::conditions::Facts;
 use crate::domain::eligibility::{verdict, Stock};
-use crate::domain::event::Event;
-use crate::domain::stock::{takes, ALL_TIME};
-use crate::domain::{BatchId, ClaimId, EventId};
+use crate::domain::{BatchId, ClaimId};
 use crate::metrics::Metrics;
 use crate::mq::{Delivery, Outcome};
 use crate::store::activity_totals::FactsWanted;
-use crate::store::claims::Evaluation;
+use crate::store::decisions::Evaluation;
 use crate::store::grant_outbox::reward_granted;
 use crate::store::Store;
-use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use batch::{rejected, Events, Pending};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
+use stock::may_take_stock;
 
 #[derive(Clone)]
 pub struct Decider {
@@ -58,22 +60,6 @@ impl Work {
             Work::Read(id) => id,
         }
     }
-}
-
-/// Per (event, stock): its size and the (batch index, unit holder) pairs that want a unit.
-type StockGroups = HashMap<(EventId, String), (i64, Vec<(usize, ClaimId)>)>;
-
-/// The batch's events from the catalog; `None` for one that no longer exists.
-type Events = HashMap<EventId, Option<Arc<Event>>>;
-
-/// A claim on its way through the batch.
-struct Pending {
-    claim: Claim,
-    /// Evaluated under this batch's lease (it may take or give back stock).
-    leased: bool,
-    /// Its event's stock has no unit left and it holds none: rejected without a lease.
-    sold_out: bool,
-    decision: Option<Decision>,
 }
 
 impl Decider {
@@ -195,7 +181,7 @@ impl Decider {
         }
         let events = self.events_of(&claims).await?;
         let t = Instant::now();
-        let sold_out = self.sold_out(&claims, &events).await?;
+        let sold_out = stock::sold_out(&self.store, &claims, &events).await?;
         self.metrics.step("sold_out", t);
         let owner = crate::domain::new_id();
         let stock_takers: Vec<ClaimId> = claims
@@ -270,40 +256,10 @@ impl Decider {
             p.decision = Some(v.decision());
         }
 
-        // Stock: one take per stock for all of its eligible claims; a claim that needs the
-        // event's and its period's unit takes the event's first (round 0), then the period's.
         let t = Instant::now();
-        for round in 0..2 {
-            let mut groups: StockGroups = HashMap::new();
-            for &i in &needs_stock {
-                let p = &batch[i];
-                let Some(event) = events.get(&p.claim.event_id).and_then(|e| e.as_ref()) else {
-                    continue;
-                };
-                if !approved(p) {
-                    continue;
-                }
-                if let Some(take) = takes(event, &p.claim).into_iter().nth(round) {
-                    groups
-                        .entry((event.id.clone(), take.stock))
-                        .or_insert((take.max, Vec::new()))
-                        .1
-                        .push((i, take.holder));
-                }
-            }
-            for ((event_id, stock), (max, wanted)) in groups {
-                let ids: Vec<ClaimId> = wanted.iter().map(|(_, h)| h.clone()).collect();
-                let held = store.take_units(&event_id, &stock, max, &ids).await?;
-                for (i, h) in wanted {
-                    if !held.contains(&h) {
-                        let p = &mut batch[i];
-                        p.decision = Some(rejected(RejectReason::OutOfStock, progress_of(p)));
-                    }
-                }
-            }
-        }
+        stock::take(store, &mut batch, &needs_stock, events).await?;
         m.step("stock", t);
-        self.give_back_stock(&batch, events, owner).await?;
+        stock::give_back(store, &batch, events, owner).await?;
 
         let decided_at = chrono::Utc::now();
         let batch_id = BatchId::mint();
@@ -363,48 +319,6 @@ impl Decider {
         Ok(())
     }
 
-    /// Claims whose event's stock has no unit left and that hold none: those are rejected
-    /// without a lease, since their decision moves no stock (a launch's claims after the last
-    /// unit). A claim that holds a unit (an attempt that crashed), or whose event also has a
-    /// stock per period, is left to the leased path.
-    async fn sold_out(
-        &self,
-        claims: &[Claim],
-        events: &Events,
-    ) -> anyhow::Result<HashSet<ClaimId>> {
-        let mut stocks: StockGroups = HashMap::new();
-        for (i, c) in claims.iter().enumerate() {
-            let Some(Some(e)) = events.get(&c.event_id) else {
-                continue;
-            };
-            if let [take] = takes(e, c).as_slice() {
-                stocks
-                    .entry((e.id.clone(), take.stock.clone()))
-                    .or_insert((take.max, Vec::new()))
-                    .1
-                    .push((i, take.holder.clone()));
-            }
-        }
-        let mut out = HashSet::new();
-        for ((event_id, stock), (max, wanted)) in stocks {
-            let holders: Vec<ClaimId> = wanted.iter().map(|(_, h)| h.clone()).collect();
-            let Some(holding) = self
-                .store
-                .sold_out_holding(&event_id, &stock, max, &holders)
-                .await?
-            else {
-                continue;
-            };
-            out.extend(
-                wanted
-                    .into_iter()
-                    .filter(|(_, h)| !holding.contains(h))
-                    .map(|(i, _)| claims[i].id.clone()),
-            );
-        }
-        Ok(out)
-    }
-
     /// Events from the in-process catalog (read from the store at most once per TTL).
     async fn events_of(&self, claims: &[Claim]) -> anyhow::Result<Events> {
         let t = Instant::now();
@@ -449,81 +363,4 @@ impl Decider {
         let facts = self.store.facts_of(&wanted).await?;
         Ok(claims.into_iter().cloned().zip(facts).collect())
     }
-
-    /// Rejected claims of limited events give back any unit they hold (from this batch or an
-    /// attempt that crashed); a no-op for the others.
-    async fn give_back_stock(
-        &self,
-        batch: &[Pending],
-        events: &Events,
-        owner: &str,
-    ) -> anyhow::Result<()> {
-        let mut per_stock: HashMap<(&EventId, String), Vec<(ClaimId, ClaimId)>> = HashMap::new();
-        for p in batch.iter().filter(|p| p.leased && !approved(p)) {
-            let c = &p.claim;
-            // An event gone from the catalog may still have had a stock.
-            let held: Vec<(String, ClaimId)> =
-                match events.get(&c.event_id).and_then(|e| e.as_ref()) {
-                    Some(e) => takes(e, c)
-                        .into_iter()
-                        .map(|t| (t.stock, t.holder))
-                        .collect(),
-                    None => vec![(ALL_TIME.to_string(), c.id.clone())],
-                };
-            for (stock, holder) in held {
-                per_stock
-                    .entry((&c.event_id, stock))
-                    .or_default()
-                    .push((c.id.clone(), holder));
-            }
-        }
-        if per_stock.is_empty() {
-            return Ok(());
-        }
-        // Should this batch's lease have run out, the claim's new owner decides its stock.
-        let mut all: Vec<ClaimId> = per_stock
-            .values()
-            .flatten()
-            .map(|(c, _)| c.clone())
-            .collect();
-        all.sort();
-        all.dedup();
-        let ours = self.store.still_leased(&all, owner).await?;
-        for ((event_id, stock), held) in per_stock {
-            let holders: Vec<ClaimId> = held
-                .into_iter()
-                .filter(|(c, _)| ours.contains(c))
-                .map(|(_, h)| h)
-                .collect();
-            self.store.release_units(event_id, &stock, &holders).await?;
-        }
-        Ok(())
-    }
-}
-
-/// Whether deciding the claim may move stock: its event is limited, or gone (it may have been).
-fn may_take_stock(events: &Events, c: &Claim) -> bool {
-    match events.get(&c.event_id) {
-        Some(Some(e)) => !takes(e, c).is_empty(),
-        _ => true,
-    }
-}
-
-fn approved(p: &Pending) -> bool {
-    matches!(p.decision, Some(Decision::Approved { .. }))
-}
-
-fn progress_of(p: &Pending) -> Option<Vec<crate::domain::conditions::ConditionProgress>> {
-    match &p.decision {
-        Some(Decision::Approved { progress }) => Some(progress.clone()),
-        Some(Decision::Rejected { progress, .. }) => progress.clone(),
-        None => None,
-    }
-}
-
-fn rejected(
-    reason: RejectReason,
-    progress: Option<Vec<crate::domain::conditions::ConditionProgress>>,
-) -> Decision {
-    Decision::Rejected { reason, progress }
 }

@@ -1,0 +1,36 @@
+//! A batch on its way through the decision: its claims with what was concluded so far.
+use crate::domain::claim::{Claim, Decision, RejectReason};
+use crate::domain::conditions::ConditionProgress;
+use crate::domain::event::Event;
+use crate::domain::EventId;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The batch's events from the catalog; `None` for one that no longer exists.
+pub type Events = HashMap<EventId, Option<Arc<Event>>>;
+
+/// A claim on its way through the batch.
+pub struct Pending {
+    pub claim: Claim,
+    /// Evaluated under this batch's lease (it may take or give back stock).
+    pub leased: bool,
+    /// Its event's stock has no unit left and it holds none: rejected without a lease.
+    pub sold_out: bool,
+    pub decision: Option<Decision>,
+}
+
+pub fn approved(p: &Pending) -> bool {
+    matches!(p.decision, Some(Decision::Approved { .. }))
+}
+
+pub fn progress_of(p: &Pending) -> Option<Vec<ConditionProgress>> {
+    match &p.decision {
+        Some(Decision::Approved { progress }) => Some(progress.clone()),
+        Some(Decision::Rejected { progress, .. }) => progress.clone(),
+        None => None,
+    }
+}
+
+pub fn rejected(reason: RejectReason, progress: Option<Vec<ConditionProgress>>) -> Decision {
+    Decision::Rejected { reason, progress }
+}
