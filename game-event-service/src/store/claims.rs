@@ -293,18 +293,13 @@ impl Store {
                 doc! {"$set": {"sweepUntil": now + lease_ms, "sweepOwner": &owner}},
             )
             .await?;
-        let taken: Vec<Document> = self
-            .db
-            .collection::<Document>(COLLECTION)
-            .find(doc! {"_id": {"$in": &ids}, "sweepOwner": &owner})
-            .projection(doc! {"_id": 1})
-            .await?
-            .try_collect()
+        let taken = self
+            .claim_ids_where(
+                COLLECTION,
+                doc! {"_id": {"$in": &ids}, "sweepOwner": &owner},
+            )
             .await?;
-        Ok(taken
-            .into_iter()
-            .filter_map(|d| d.get_str("_id").ok().map(|s| ClaimId::stored(s.into())))
-            .collect())
+        Ok(taken.into_iter().collect())
     }
 
     pub async fn list_claims(

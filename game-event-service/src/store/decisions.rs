@@ -5,7 +5,7 @@ use super::{now_ms, Store, StoreError, StoreResult};
 use crate::domain::claim::Claim;
 use crate::domain::{BatchId, ClaimId};
 use futures_util::TryStreamExt;
-use mongodb::bson::{doc, Document};
+use mongodb::bson::doc;
 use std::collections::HashSet;
 
 /// How a batch evaluated a claim, which decides who may store its decision.
@@ -64,18 +64,11 @@ impl Store {
         owner: &str,
     ) -> StoreResult<std::collections::HashSet<ClaimId>> {
         let ids: Vec<&str> = ids.iter().map(|c| c.as_str()).collect();
-        let docs: Vec<Document> = self
-            .db
-            .collection::<Document>(COLLECTION)
-            .find(doc! {"_id": {"$in": ids}, "status": "PENDING", "leaseOwner": owner})
-            .projection(doc! {"_id": 1})
-            .await?
-            .try_collect()
-            .await?;
-        Ok(docs
-            .into_iter()
-            .filter_map(|d| d.get_str("_id").ok().map(|s| ClaimId::stored(s.into())))
-            .collect())
+        self.claim_ids_where(
+            COLLECTION,
+            doc! {"_id": {"$in": ids}, "status": "PENDING", "leaseOwner": owner},
+        )
+        .await
     }
 
     /// Hands the leases back at once (after a failure) instead of letting them expire.
@@ -125,17 +118,10 @@ impl Store {
             return Ok(decided.iter().map(|(c, _)| c.id.clone()).collect());
         }
         let ids: Vec<&str> = decided.iter().map(|(c, _)| c.id.as_str()).collect();
-        let docs: Vec<Document> = self
-            .db
-            .collection::<Document>(COLLECTION)
-            .find(doc! {"_id": {"$in": ids}, "decidedIn": batch.as_str()})
-            .projection(doc! {"_id": 1})
-            .await?
-            .try_collect()
-            .await?;
-        Ok(docs
-            .into_iter()
-            .filter_map(|d| d.get_str("_id").ok().map(|s| ClaimId::stored(s.into())))
-            .collect())
+        self.claim_ids_where(
+            COLLECTION,
+            doc! {"_id": {"$in": ids}, "decidedIn": batch.as_str()},
+        )
+        .await
     }
 }

@@ -91,31 +91,9 @@ impl Store {
         limit: i64,
     ) -> StoreResult<Vec<GrantBatch>> {
         let now = now_ms();
-        let due: Vec<Document> = self
-            .grant_outbox()
-            .find(doc! {"leaseUntil": {"$lt": now}})
-            .projection(doc! {"_id": 1})
-            .limit(limit)
-            .await?
-            .try_collect()
-            .await?;
-        if due.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<&str> = due.iter().filter_map(|d| d.get_str("_id").ok()).collect();
-        let owner = crate::domain::new_id();
-        self.grant_outbox()
-            .update_many(
-                doc! {"_id": {"$in": &ids}, "leaseUntil": {"$lt": now}},
-                doc! {"$set": {"leaseUntil": now + lease_ms, "leaseOwner": &owner},
-                "$inc": {"attempts": 1_i64}},
-            )
-            .await?;
-        let leased: Vec<Document> = self
-            .grant_outbox()
-            .find(doc! {"_id": {"$in": &ids}, "leaseOwner": &owner})
-            .await?
-            .try_collect()
+        let due = doc! {"leaseUntil": {"$lt": now}};
+        let leased = self
+            .lease_due(COLLECTION, due, now, lease_ms, limit)
             .await?;
         Ok(leased
             .into_iter()

@@ -186,6 +186,70 @@ impl Store {
         })
     }
 
+    /// The claim ids (`_id`s of claims, or of unit holders) of `collection` matching `filter`.
+    pub async fn claim_ids_where(
+        &self,
+        collection: &str,
+        filter: Document,
+    ) -> StoreResult<std::collections::HashSet<crate::domain::ClaimId>> {
+        use futures_util::TryStreamExt;
+        let docs: Vec<Document> = self
+            .db
+            .collection::<Document>(collection)
+            .find(filter)
+            .projection(doc! {"_id": 1})
+            .await?
+            .try_collect()
+            .await?;
+        Ok(docs
+            .into_iter()
+            .filter_map(|d| {
+                let id = d.get_str("_id").ok()?;
+                Some(crate::domain::ClaimId::stored(id.into()))
+            })
+            .collect())
+    }
+
+    /// Leases up to `limit` documents of `collection` that are `due` (a filter that includes
+    /// `leaseUntil < now`) to one new owner until `now + lease_ms`, and returns them: one
+    /// relay or sweeper at a time holds each.
+    pub async fn lease_due(
+        &self,
+        collection: &str,
+        due: Document,
+        now: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Document>> {
+        use futures_util::TryStreamExt;
+        let docs = self.db.collection::<Document>(collection);
+        let found: Vec<Document> = docs
+            .find(due.clone())
+            .projection(doc! {"_id": 1})
+            .limit(limit)
+            .await?
+            .try_collect()
+            .await?;
+        if found.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = found.iter().filter_map(|d| d.get_str("_id").ok()).collect();
+        let owner = crate::domain::new_id();
+        let mut these = due;
+        these.insert("_id", doc! {"$in": &ids});
+        docs.update_many(
+            these,
+            doc! {"$set": {"leaseUntil": now + lease_ms, "leaseOwner": &owner},
+            "$inc": {"attempts": 1_i64}},
+        )
+        .await?;
+        Ok(docs
+            .find(doc! {"_id": {"$in": &ids}, "leaseOwner": &owner})
+            .await?
+            .try_collect()
+            .await?)
+    }
+
     pub async fn ping(&self) -> StoreResult<()> {
         self.db.run_command(doc! {"ping": 1}).await?;
         Ok(())

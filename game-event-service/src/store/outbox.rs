@@ -3,7 +3,6 @@
 //! and published by the relay until the broker confirms them. `reward.granted` has an outbox
 //! of its own, one record per batch of approvals (`grant_outbox`).
 use super::{now_ms, Store, StoreResult};
-use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Document};
 
 pub const OUTBOX: &str = "outbox";
@@ -40,31 +39,8 @@ impl Store {
     /// leased by one relay at a time).
     pub async fn lease_outbox(&self, lease_ms: i64, limit: i64) -> StoreResult<Vec<OutboxEntry>> {
         let now = now_ms();
-        let outbox = self.db.collection::<Document>(OUTBOX);
-        let due: Vec<Document> = outbox
-            .find(doc! {"status": "PENDING", "leaseUntil": {"$lt": now}})
-            .projection(doc! {"_id": 1})
-            .limit(limit)
-            .await?
-            .try_collect()
-            .await?;
-        if due.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<&str> = due.iter().filter_map(|d| d.get_str("_id").ok()).collect();
-        let owner = crate::domain::new_id();
-        outbox
-            .update_many(
-                doc! {"_id": {"$in": &ids}, "status": "PENDING", "leaseUntil": {"$lt": now}},
-                doc! {"$set": {"leaseUntil": now + lease_ms, "leaseOwner": &owner},
-                "$inc": {"attempts": 1_i64}},
-            )
-            .await?;
-        let leased: Vec<Document> = outbox
-            .find(doc! {"_id": {"$in": &ids}, "leaseOwner": &owner})
-            .await?
-            .try_collect()
-            .await?;
+        let due = doc! {"status": "PENDING", "leaseUntil": {"$lt": now}};
+        let leased = self.lease_due(OUTBOX, due, now, lease_ms, limit).await?;
         Ok(leased
             .into_iter()
             .map(|d| OutboxEntry {

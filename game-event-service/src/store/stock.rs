@@ -256,16 +256,9 @@ impl Store {
             return Ok(None);
         }
         let ids: Vec<&str> = holders.iter().map(|c| c.as_str()).collect();
-        let mut holding: HashSet<ClaimId> = self
-            .reservations()
-            .find(doc! {"_id": {"$in": &ids}})
-            .projection(doc! {"_id": 1})
-            .await?
-            .try_collect::<Vec<Document>>()
-            .await?
-            .into_iter()
-            .filter_map(|d| d.get_str("_id").ok().map(|s| ClaimId::stored(s.into())))
-            .collect();
+        let mut holding = self
+            .claim_ids_where(RESERVATIONS, doc! {"_id": {"$in": &ids}})
+            .await?;
         let marked: HashSet<&String> = shards.iter().flat_map(|s| &s.ops).collect();
         holding.extend(
             holders
