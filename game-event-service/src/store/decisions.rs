@@ -62,7 +62,7 @@ impl Store {
         &self,
         ids: &[ClaimId],
         owner: &str,
-    ) -> StoreResult<std::collections::HashSet<ClaimId>> {
+    ) -> StoreResult<HashSet<ClaimId>> {
         let ids: Vec<&str> = ids.iter().map(|c| c.as_str()).collect();
         self.claim_ids_where(
             COLLECTION,

@@ -35,12 +35,8 @@ impl Store {
             return Ok(());
         }
         step().await?;
-        self.mark_done(name).await
-    }
-
-    async fn mark_done(&self, name: &str) -> StoreResult<()> {
         let mark = doc! {"_id": name, "at": mongodb::bson::DateTime::now()};
-        match self.db.collection::<Document>(MARKS).insert_one(mark).await {
+        match marks.insert_one(mark).await {
             Ok(_) => Ok(()),
             Err(e) if super::is_duplicate_key(&e) => Ok(()),
             Err(e) => Err(e.into()),
@@ -48,10 +44,11 @@ impl Store {
     }
 
     pub async fn backfill(&self, b: &Backfill) -> StoreResult<()> {
-        let marks = self.db.collection::<Document>(MARKS);
-        if marks.find_one(doc! {"_id": b.name}).await?.is_some() {
-            return Ok(());
-        }
+        self.once(b.name, || self.fill(b)).await
+    }
+
+    /// Sets `b.field` on every document of `b.collection` without it (that `b.value` can fill).
+    async fn fill(&self, b: &Backfill) -> StoreResult<()> {
         let docs = self.db.collection::<Document>(b.collection);
         let mut skipped: Vec<mongodb::bson::Bson> = Vec::new();
         loop {
@@ -76,6 +73,6 @@ impl Store {
             }
             self.update_each(b.collection, statements).await?;
         }
-        self.mark_done(b.name).await
+        Ok(())
     }
 }

@@ -18,7 +18,7 @@ use crate::cache::Catalog;
 use crate::claims::ClaimMessage;
 use crate::domain::claim::{Claim, ClaimStatus, RejectReason};
 use crate::domain::conditions::Facts;
-use crate::domain::eligibility::{verdict, Stock};
+use crate::domain::eligibility::verdict;
 use crate::domain::{BatchId, ClaimId};
 use crate::metrics::Metrics;
 use crate::mq::{Delivery, Outcome};
@@ -26,7 +26,7 @@ use crate::store::activity_totals::FactsWanted;
 use crate::store::decisions::Evaluation;
 use crate::store::grant_outbox::reward_granted;
 use crate::store::Store;
-use batch::{rejected, Events, Pending};
+use batch::{rejected, Events, Path, Pending};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use stock::may_take_stock;
@@ -198,13 +198,19 @@ impl Decider {
         let batch: Vec<Pending> = claims
             .into_iter()
             .filter_map(|claim| {
-                let leased = leased.contains(&claim.id);
-                let sold_out = sold_out.contains(&claim.id);
-                // A claim that takes stock and is leased by another batch is theirs to decide.
-                (leased || sold_out || !may_take_stock(&events, &claim)).then_some(Pending {
+                let path = if leased.contains(&claim.id) {
+                    Path::Leased
+                } else if sold_out.contains(&claim.id) {
+                    Path::SoldOut
+                } else if !may_take_stock(&events, &claim) {
+                    Path::NoStock
+                } else {
+                    // It takes stock and another batch holds its lease: theirs to decide.
+                    return None;
+                };
+                Some(Pending {
                     claim,
-                    leased,
-                    sold_out,
+                    path,
                     decision: None,
                 })
             })
@@ -240,17 +246,10 @@ impl Decider {
             };
             let no_facts = Facts::default();
             let f = facts.get(&c.id).unwrap_or(&no_facts);
-            let stock = if p.leased {
-                Stock::TakenOnApproval
-            } else if p.sold_out {
-                Stock::Remaining(0)
-            } else {
-                Stock::Unlimited
-            };
             let window = event.claim_window(c.period.as_ref());
             // The claim holds its key (`openKey`): no other claim of the user is open.
-            let v = verdict(event, window, now, f, false, stock);
-            if v.eligible() && p.leased {
+            let v = verdict(event, window, now, f, false, p.path.stock());
+            if v.eligible() && p.path == Path::Leased {
                 needs_stock.push(i);
             }
             p.decision = Some(v.decision());
@@ -267,9 +266,9 @@ impl Decider {
             .into_iter()
             .map(|p| {
                 let d = p.decision.expect("every claim has a verdict");
-                let how = match p.leased {
-                    true => Evaluation::Leased(owner),
-                    false => Evaluation::Unleased,
+                let how = match p.path {
+                    Path::Leased => Evaluation::Leased(owner),
+                    Path::SoldOut | Path::NoStock => Evaluation::Unleased,
                 };
                 (p.claim.decided(&d, decided_at), how)
             })

@@ -1,6 +1,6 @@
 //! The stock part of deciding a batch: which claims of a sold-out stock need no lease, the
 //! units the batch's eligible claims take, and the units its rejected claims give back.
-use super::batch::{approved, progress_of, rejected, Events, Pending};
+use super::batch::{approved, progress_of, rejected, Events, Path, Pending};
 use crate::domain::claim::{Claim, RejectReason};
 use crate::domain::stock::{takes, ALL_TIME};
 use crate::domain::{ClaimId, EventId};
@@ -102,7 +102,10 @@ pub async fn give_back(
     owner: &str,
 ) -> anyhow::Result<()> {
     let mut per_stock: HashMap<(&EventId, String), Vec<(ClaimId, ClaimId)>> = HashMap::new();
-    for p in batch.iter().filter(|p| p.leased && !approved(p)) {
+    for p in batch
+        .iter()
+        .filter(|p| p.path == Path::Leased && !approved(p))
+    {
         let c = &p.claim;
         // An event gone from the catalog may still have had a stock.
         let held: Vec<(String, ClaimId)> = match events.get(&c.event_id).and_then(|e| e.as_ref()) {
